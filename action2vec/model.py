@@ -1,0 +1,144 @@
+"""The Action2Vec network (section 3.2) in one file: a hierarchical LSTM (HRNN) with soft
+attention that maps a sequence of clip features to a vector in the word-embedding space,
+trained with the dual loss (pairwise ranking + lambda * cross-entropy).
+
+    features (B, T, D) -> attention -> lstm1 over sub-sequences of `chunk` steps (shared weights,
+    no state carried between sub-sequences) -> attention -> lstm2 over lstm1's outputs
+    -> fc (embedding, word-vector dimension) -> classifier (sigmoid, for the cross-entropy term)
+"""
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class HRNNConfig:
+    input_dim: int  # PCA dimension of the clip features (500 in the paper)
+    embed_dim: int  # word-vector dimension (300 for GoogleNews word2vec)
+    n_classes: int  # training (seen) classes, for the cross-entropy head
+    chunk: int = 8  # steps per lstm1 sub-sequence
+    lstm1: int = 1024
+    lstm2: int = 512
+    attention: int = 128  # attention hidden size; 0 feeds the steps to the LSTMs directly
+    dropout: float = 0.5  # on lstm1's outputs
+
+
+class Attention(nn.Module):
+    """Soft attention of Bahdanau et al.: at step t, a weighted mean c_t of all inputs x_j with
+    weights softmax_j(w^T tanh(W_a x_j + U_a h_{t-1} + b_a)) (section 3.2)."""
+
+    def __init__(self, input_dim, hidden_dim, attn_dim):
+        super().__init__()
+        self.W_a = nn.Linear(input_dim, attn_dim)  # its bias is b_a
+        self.U_a = nn.Linear(hidden_dim, attn_dim, bias=False)
+        self.w = nn.Linear(attn_dim, 1, bias=False)
+
+    def forward(self, x, keys, h, mask):
+        """x (N, n, D), keys = W_a x (N, n, A), h (N, H), mask (N, n) -> context (N, D)."""
+        scores = self.w(torch.tanh(keys + self.U_a(h)[:, None])).squeeze(-1)
+        scores = scores.masked_fill(~mask, float("-inf"))
+        alpha = torch.softmax(scores, dim=1).nan_to_num(0.0)  # an all-padding row attends nothing
+        return torch.bmm(alpha[:, None], x).squeeze(1)
+
+
+class AttentiveLSTM(nn.Module):
+    """An LSTM whose input at each step is attention over the whole input sequence (or the step
+    itself when attention is off). Padded steps leave the state unchanged; returns the last state.
+    """
+
+    def __init__(self, input_dim, hidden_dim, attn_dim):
+        super().__init__()
+        self.cell = nn.LSTMCell(input_dim, hidden_dim)
+        self.attention = Attention(input_dim, hidden_dim, attn_dim) if attn_dim else None
+
+    def forward(self, x, mask):
+        n, steps, _ = x.shape
+        h = x.new_zeros(n, self.cell.hidden_size)
+        c = x.new_zeros(n, self.cell.hidden_size)
+        keys = self.attention.W_a(x) if self.attention else None
+        for t in range(steps):
+            step = self.attention(x, keys, h, mask) if self.attention else x[:, t]
+            h_new, c_new = self.cell(step, (h, c))
+            valid = mask[:, t, None]
+            h, c = torch.where(valid, h_new, h), torch.where(valid, c_new, c)
+        return h
+
+
+class HRNN(nn.Module):
+    """Action2Vec: clip-feature sequences -> embeddings in word-vector space, and class logits."""
+
+    def __init__(self, config: HRNNConfig):
+        super().__init__()
+        self.config = config
+        self.lstm1 = AttentiveLSTM(config.input_dim, config.lstm1, config.attention)
+        self.dropout = nn.Dropout(config.dropout)
+        self.lstm2 = AttentiveLSTM(config.lstm1, config.lstm2, config.attention)
+        self.fc = nn.Linear(config.lstm2, config.embed_dim)
+        self.classifier = nn.Linear(config.embed_dim, config.n_classes)
+
+    def embed(self, x, lengths):
+        """x (B, T, D) zero-padded, lengths (B,) -> embeddings (B, embed_dim)."""
+        batch, steps, dim = x.shape
+        chunk = self.config.chunk
+        n_chunks = -(-steps // chunk)
+        x = F.pad(x, (0, 0, 0, n_chunks * chunk - steps))  # pad the tail to whole chunks
+        mask = torch.arange(n_chunks * chunk, device=x.device)[None] < lengths[:, None]
+        x = x.view(batch * n_chunks, chunk, dim)
+        mask = mask.view(batch * n_chunks, chunk)
+        live = mask.any(1)  # sub-sequences with at least one real step: only those run lstm1
+        out = x.new_zeros(batch * n_chunks, self.config.lstm1)
+        out[live] = self.lstm1(x[live], mask[live])
+        out = self.dropout(out).view(batch, n_chunks, -1)
+        summary = self.lstm2(out, live.view(batch, n_chunks))
+        return self.fc(summary)
+
+    def forward(self, x, lengths):
+        embedding = self.embed(x, lengths)
+        return embedding, self.classifier(embedding)
+
+
+def pairwise_ranking_loss(embeddings, labels, class_vectors):
+    """L_PR of section 3.2 with cosine similarity s and hard negative mining, averaged over the
+    batch: (1 - s(a_i, v_i)) + max(0, s(a_x, v_i)) + max(0, s(a_i, v_x)), where v_x is the most
+    similar other-class word vector to video i and a_x the most similar other-class video in the
+    batch to word vector v_i."""
+    sims = F.normalize(embeddings, dim=1) @ F.normalize(class_vectors, dim=1).T  # (B, C)
+    positive = sims.gather(1, labels[:, None]).squeeze(1)
+    own_class = F.one_hot(labels, class_vectors.shape[0]).bool()
+    hard_verb = sims.masked_fill(own_class, float("-inf")).max(1).values.clamp(min=0)
+    video_vs_verb = sims[:, labels]  # [j, i] = s(a_j, v_{y_i})
+    same = labels[:, None] == labels[None, :]
+    hard_video = video_vs_verb.masked_fill(same, float("-inf")).max(0).values.clamp(min=0)
+    return (1 - positive + hard_verb + hard_video).mean()
+
+
+def dual_loss(embeddings, logits, labels, class_vectors, lam):
+    """L_Dual = L_PR + lambda * L_CE, with L_CE on the sigmoid classification outputs.
+    Returns (total, ranking, cross-entropy)."""
+    ranking = pairwise_ranking_loss(embeddings, labels, class_vectors)
+    onehot = F.one_hot(labels, logits.shape[1]).float()
+    cross_entropy = F.binary_cross_entropy_with_logits(logits, onehot)
+    return ranking + lam * cross_entropy, ranking, cross_entropy
+
+
+def lambda_at(step, steps_per_epoch, lam, warmup):
+    """The cross-entropy weight at an iteration: rises linearly from 0 to ``lam`` over the first
+    ``warmup`` fraction of the first epoch (0.75 in the paper), then stays at ``lam``."""
+    ramp = warmup * steps_per_epoch
+    return lam if ramp <= 0 else lam * min(1.0, step / ramp)
+
+
+def save_model(path, model, extra):
+    """A self-contained checkpoint: config, weights, and whatever ``extra`` describes."""
+    torch.save({"config": asdict(model.config), "state_dict": model.state_dict(), **extra}, path)
+
+
+def load_model(path, device="cpu"):
+    """(HRNN in eval mode, checkpoint dict) from a file written by ``save_model``."""
+    checkpoint = torch.load(path, map_location=device, weights_only=False)
+    model = HRNN(HRNNConfig(**checkpoint["config"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(device).eval(), checkpoint

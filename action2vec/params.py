@@ -1,0 +1,157 @@
+"""params.yaml: the one source of every setting, validated before any stage does work.
+
+``dvc exp run -S key=value`` silently adds a misspelt key, so every key is checked against
+``SCHEMA``; an unknown key or an impossible value is an error naming the key.
+"""
+
+from pathlib import Path
+
+import yaml
+
+from action2vec import Action2VecError
+
+SHARED = ("seed", "lambda")
+
+
+class ParamsError(Action2VecError):
+    """params.yaml has an unknown key or a bad value."""
+
+
+def integer(lo=None, hi=None):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int):
+            return "must be an integer"
+        return bounds(v, lo, hi)
+    return check
+
+
+def number(lo=None, hi=None):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return "must be a number"
+        return bounds(v, lo, hi)
+    return check
+
+
+def bounds(v, lo, hi):
+    if lo is not None and v < lo:
+        return f"must be >= {lo}"
+    if hi is not None and v > hi:
+        return f"must be <= {hi}"
+    return None
+
+
+def choice(*options):
+    def check(v):
+        return None if v in options else f"must be one of {list(options)}"
+    return check
+
+
+def text(v):
+    return None if isinstance(v, str) and v else "must be a non-empty string"
+
+
+def optional(inner):
+    """A value that may also be null (or an empty string) to mean 'none'."""
+    def check(v):
+        return None if v in (None, "") else inner(v)
+    return check
+
+
+def boolean(v):
+    return None if isinstance(v, bool) else "must be true or false"
+
+
+SCHEMA = {
+    "seed": integer(0),
+    "lambda": number(0),
+    "dataset": {"name": choice("embedded"), "root": text},
+    "render": {"videos_per_class": integer(1), "frames": integer(1),
+               "width": integer(16), "height": integer(16)},
+    "decode": {"fps": number(1), "max_seconds": number(0.1), "workers": integer(1)},
+    "labels": {"vectors": text, "name_map": optional(text)},
+    "features": {"backbone": choice("c3d"), "layer": text, "weights": optional(text),
+                 "stride": integer(1), "batch_size": integer(1), "shard_videos": integer(1),
+                 "device": choice("cpu", "cuda")},
+    "pca": {"dims": integer(1), "max_fit_samples": integer(1)},
+    "sequence": {"steps": integer(1)},
+    "train": {"unseen_fraction": number(0.01, 0.99), "chunk": integer(1), "lstm1": integer(1),
+              "lstm2": integer(1), "attention": integer(0), "dropout": number(0, 0.99),
+              "epochs": integer(1), "batch_size": integer(2), "lr": number(0),
+              "lambda_warmup": number(0), "device": choice("cpu", "cuda")},
+    "evaluate": {"ridge_alpha": number(0)},
+}
+
+
+def check_tree(values, schema, prefix=""):
+    """Errors for unknown, missing and bad keys of ``values`` against ``schema``."""
+    errors = []
+    if not isinstance(values, dict):
+        return [f"{prefix.rstrip('.') or 'params.yaml'}: must be a mapping of keys"]
+    for key in values:
+        if key not in schema:
+            errors.append(f"{prefix}{key}: unknown key (known here: {', '.join(schema)})")
+    for key, rule in schema.items():
+        if key not in values:
+            errors.append(f"{prefix}{key}: missing")
+        elif isinstance(rule, dict):
+            errors.extend(check_tree(values[key], rule, f"{prefix}{key}."))
+        else:
+            problem = rule(values[key])
+            if problem:
+                errors.append(f"{prefix}{key}: {problem} (got {values[key]!r})")
+    return errors
+
+
+def check_relations(p):
+    """Checks that involve more than one key."""
+    from action2vec.extractors import BACKBONES  # torch import only when the tree is valid
+
+    errors = []
+    if p["render"]["width"] % 2 or p["render"]["height"] % 2:
+        errors.append("render.width/height: must be even (H.264 needs even frame sizes)")
+    backbone = BACKBONES[p["features"]["backbone"]]
+    layer = p["features"]["layer"]
+    if layer not in backbone.layers:
+        errors.append(f"features.layer: {backbone.name} has no layer {layer!r} "
+                      f"(choose from {sorted(backbone.layers)})")
+    elif p["pca"]["dims"] > backbone.layers[layer]:
+        errors.append(f"pca.dims: {p['pca']['dims']} is more than the {layer} feature "
+                      f"dimension {backbone.layers[layer]}")
+    if p["train"]["chunk"] > p["sequence"]["steps"]:
+        errors.append(f"train.chunk: {p['train']['chunk']} is longer than the sequence "
+                      f"(sequence.steps = {p['sequence']['steps']})")
+    if p["pca"]["max_fit_samples"] < p["pca"]["dims"]:
+        errors.append("pca.max_fit_samples: must be at least pca.dims")
+    return errors
+
+
+def validate(params):
+    """Raise ParamsError listing every problem of a whole params tree."""
+    errors = check_tree(params, SCHEMA)
+    if not errors:
+        errors = check_relations(params)
+    if errors:
+        raise ParamsError("params.yaml is invalid:\n  " + "\n  ".join(errors))
+    return params
+
+
+def read(path="params.yaml"):
+    """The validated params tree from a YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: no such file (run from the project root)")
+    with open(path) as f:
+        try:
+            params = yaml.safe_load(f)
+        except yaml.YAMLError as exc:
+            raise ParamsError(f"{path}: not valid YAML: {exc}")
+    return validate(params or {})
+
+
+def load(*sections, path="params.yaml"):
+    """A stage's view of the params: the sections it names plus the shared keys."""
+    params = read(path)
+    view = {section: dict(params[section]) for section in sections}
+    view.update({key: params[key] for key in SHARED})
+    return view

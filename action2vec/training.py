@@ -1,0 +1,77 @@
+"""Training the HRNN on the seen classes of a zero-shot split."""
+
+import logging
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from action2vec.model import dual_loss, lambda_at
+
+log = logging.getLogger(__name__)
+
+
+def split_classes(classes, unseen_fraction, seed):
+    """(seen, unseen): a random split of the classes over classes, drawn from the seed."""
+    classes = sorted(classes)
+    rng = np.random.default_rng(seed)
+    n_unseen = max(1, int(round(unseen_fraction * len(classes))))
+    if n_unseen >= len(classes) - 1:
+        raise ValueError(f"unseen fraction {unseen_fraction} of {len(classes)} classes leaves "
+                         "fewer than 2 seen classes to train on")
+    unseen = sorted(rng.choice(classes, n_unseen, replace=False).tolist())
+    return [c for c in classes if c not in unseen], unseen
+
+
+def seed_everything(seed):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size, lr, lam,
+          warmup, seed, device="cpu", progress=True):
+    """Adam on the dual loss; returns the history, one dict per epoch (mean loss terms).
+
+    ``targets`` index ``class_vectors`` (the seen classes' word vectors).
+    """
+    device = torch.device(device)
+    model.to(device).train()
+    x = torch.as_tensor(sequences)
+    n_steps = torch.as_tensor(lengths)
+    y = torch.as_tensor(targets)
+    vectors = torch.as_tensor(class_vectors, device=device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)
+    steps_per_epoch = -(-len(x) // batch_size)
+    history, step = [], 0
+    bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not progress)
+    for epoch in bar:
+        sums = np.zeros(3)
+        for idx in torch.randperm(len(x), generator=order).split(batch_size):
+            weight = lambda_at(step, steps_per_epoch, lam, warmup)
+            embeddings, logits = model(x[idx].to(device), n_steps[idx].to(device))
+            total, ranking, cross_entropy = dual_loss(embeddings, logits, y[idx].to(device),
+                                                      vectors, weight)
+            optimizer.zero_grad()
+            total.backward()
+            optimizer.step()
+            sums += [total.item() * len(idx), ranking.item() * len(idx),
+                     cross_entropy.item() * len(idx)]
+            step += 1
+        row = dict(zip(("loss", "ranking_loss", "cross_entropy"), sums / len(x)))
+        history.append({"epoch": epoch + 1, **row, "lambda": weight})
+        bar.set_postfix(loss=f"{row['loss']:.4f}")
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def embed(model, sequences, lengths, batch_size=256, device="cpu"):
+    """Embeddings (N, embed_dim) of padded sequences, in eval mode."""
+    model.to(device).eval()
+    out = []
+    for start in range(0, len(sequences), batch_size):
+        x = torch.as_tensor(sequences[start:start + batch_size], device=device)
+        n = torch.as_tensor(lengths[start:start + batch_size], device=device)
+        out.append(model.embed(x, n).cpu())
+    return torch.cat(out).numpy()

@@ -1,0 +1,56 @@
+"""Stage decode: list the dataset, check that every video decodes, record its facts.
+
+Writes data/decode/videos.csv (every video, with status) and data/decode/rejected.csv (the
+unreadable ones with the reason). Frames are not stored.
+"""
+
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from action2vec import Action2VecError, params
+from action2vec.dataset import list_videos
+from action2vec.stage import run
+from action2vec.video import probe
+
+OUT = Path("data/decode")
+log = logging.getLogger("decode")
+
+
+def probe_all(videos, fps, max_seconds, workers):
+    check = partial(probe, fps=fps, max_seconds=max_seconds)
+    paths = [v["path"] for v in videos]
+    bar = partial(tqdm, total=len(paths), desc="decode", unit="video")
+    if workers == 1:
+        return list(bar(map(check, paths)))
+    with ProcessPoolExecutor(workers) as pool:
+        return list(bar(pool.map(check, paths, chunksize=8)))
+
+
+def main():
+    p = params.load("dataset", "decode")
+    cfg = p["decode"]
+    videos = list_videos(p["dataset"]["name"], p["dataset"]["root"])
+    table = pd.DataFrame([{**v, **info} for v, info in
+                          zip(videos, probe_all(videos, cfg["fps"], cfg["max_seconds"],
+                                                cfg["workers"]))])
+    OUT.mkdir(parents=True, exist_ok=True)
+    table.to_csv(OUT / "videos.csv", index=False)
+    rejected = table[table.status != "ok"][["id", "path", "class", "reason"]]
+    rejected.to_csv(OUT / "rejected.csv", index=False)
+    for row in rejected.itertuples():
+        log.warning("rejected %s: %s", row.path, row.reason)
+    ok = len(table) - len(rejected)
+    log.info("%d of %d videos decode, %d classes", ok, len(table),
+             table[table.status == "ok"]["class"].nunique())
+    if ok == 0:
+        raise Action2VecError(f"none of the {len(table)} videos under {p['dataset']['root']} "
+                              f"could be decoded; reasons are in {OUT / 'rejected.csv'}")
+
+
+if __name__ == "__main__":
+    run(main)

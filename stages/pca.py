@@ -1,0 +1,35 @@
+"""Stage pca: fit PCA on the clip features and project every shard (params: pca)."""
+
+import json
+import logging
+import pickle
+import shutil
+from pathlib import Path
+
+from action2vec import params
+from action2vec.pca import fit_pca, transform_shards
+from action2vec.stage import run
+
+FEATURES = Path("data/features")
+OUT = Path("data/pca")
+METRICS = Path("metrics/pca.json")
+log = logging.getLogger("pca")
+
+
+def main():
+    p = params.load("pca")
+    cfg = p["pca"]
+    pca = fit_pca(FEATURES, cfg["dims"], cfg["max_fit_samples"], p["seed"])
+    shutil.rmtree(OUT, ignore_errors=True)
+    transform_shards(FEATURES, OUT / "shards", pca, max_videos=10_000)
+    with open(OUT / "model.pkl", "wb") as f:
+        pickle.dump(pca, f)
+    kept = float(pca.explained_variance_ratio_.sum())
+    METRICS.parent.mkdir(exist_ok=True)
+    METRICS.write_text(json.dumps({"explained_variance": kept, "dims": cfg["dims"],
+                                   "fit_samples": int(pca.n_samples_)}, indent=1))
+    log.info("%d components keep %.1f%% of the variance", cfg["dims"], 100 * kept)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,25 @@
+"""Stage sequence: pad with zeros or clip every video to ``sequence.steps`` steps."""
+
+import logging
+from pathlib import Path
+
+from action2vec import params
+from action2vec.shards import iter_videos, read_attrs, shard_paths
+from action2vec.sequences import write_sequences
+from action2vec.stage import run
+
+SHARDS = Path("data/pca/shards")
+OUT = Path("data/sequence/sequences.h5")
+log = logging.getLogger("sequence")
+
+
+def main():
+    steps = params.load("sequence")["sequence"]["steps"]
+    dims = read_attrs(shard_paths(SHARDS)[0])["pca_dims"]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    count = write_sequences(OUT, iter_videos(SHARDS), steps, dims)
+    log.info("%d videos as %d steps of %d features", count, steps, dims)
+
+
+if __name__ == "__main__":
+    run(main)

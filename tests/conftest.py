@@ -1,0 +1,39 @@
+"""Shared test helpers: real encoded videos written with PyAV."""
+
+import av
+import numpy as np
+import pytest
+
+
+def encode(path, frames, fps=30, codec="libx264", container_format=None):
+    """Write uint8 RGB frames (T, H, W, 3) as a real video file."""
+    with av.open(str(path), "w", format=container_format) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def moving_bar(n_frames, height=120, width=160):
+    """A white bar sweeping over a black background: easy to check after decoding."""
+    frames = np.zeros((n_frames, height, width, 3), np.uint8)
+    for t in range(n_frames):
+        x = (3 * t) % (width - 20)
+        frames[t, :, x:x + 20] = 255
+    return frames
+
+
+@pytest.fixture
+def video_file(tmp_path):
+    """Factory: a real H.264 .mp4 (or MPEG-4 .avi) of ``n_frames`` frames."""
+    def make(name="clip.mp4", n_frames=60, fps=30, height=120, width=160):
+        path = tmp_path / name
+        if path.suffix == ".avi":
+            return encode(path, moving_bar(n_frames, height, width), fps, "mpeg4", "avi")
+        return encode(path, moving_bar(n_frames, height, width), fps)
+    return make

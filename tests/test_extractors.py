@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+import torch
+
+from action2vec import Action2VecError
+from action2vec.extractors import (C3D, C3DExtractor, convert_mmaction2, load_c3d_weights,
+                                   make_extractor)
+
+PORT_KEYS = {f"{name}.{p}" for name in ("conv1", "conv2", "conv3a", "conv3b", "conv4a", "conv4b",
+                                        "conv5a", "conv5b", "fc6", "fc7", "fc8")
+             for p in ("weight", "bias")}
+
+
+def test_state_dict_uses_the_port_layer_names():
+    state = C3D().state_dict()
+    assert set(state) == PORT_KEYS
+    assert tuple(state["conv1.weight"].shape) == (64, 3, 3, 3, 3)
+    assert tuple(state["fc6.weight"].shape) == (4096, 8192)
+    assert tuple(state["fc8.weight"].shape) == (487, 4096)
+
+
+def test_feature_shapes_for_fc6_and_fc7():
+    clips = np.random.default_rng(0).integers(0, 255, (2, 16, 112, 112, 3), dtype=np.uint8)
+    for layer in ("fc6", "fc7"):
+        extractor = make_extractor("c3d", layer, seed=0)
+        feats = extractor.features(clips)
+        assert feats.shape == (2, extractor.dim) == (2, 4096)
+        assert feats.dtype == np.float32 and (feats >= 0).all() and feats.std() > 0
+
+
+def test_prepare_crops_the_centre():
+    extractor = make_extractor(seed=0)
+    frames = np.zeros((3, 128, 171, 3), np.uint8)
+    frames[:, 8:120, 29:141] = 200  # exactly the central 112x112
+    crop = extractor.prepare(frames)
+    assert crop.shape == (3, 112, 112, 3) and (crop == 200).all()
+
+
+def test_random_init_is_seeded_and_recorded():
+    a, b = make_extractor(seed=3), make_extractor(seed=3)
+    assert torch.equal(a.net.conv1.weight, b.net.conv1.weight)
+    assert not torch.equal(a.net.conv1.weight, make_extractor(seed=4).net.conv1.weight)
+    assert a.weights_info["random_init"] is True and a.weights_info["random_init_seed"] == 3
+
+
+def test_loads_the_port_and_mmaction2_layouts(tmp_path):
+    source = C3D()
+    torch.save(source.state_dict(), tmp_path / "port.pth")
+    renamed = {"conv1": "conv1a", "conv2": "conv2a"}
+    mm = {}
+    for key, value in source.state_dict().items():
+        layer, param = key.split(".")
+        if layer.startswith("conv"):
+            mm[f"backbone.{renamed.get(layer, layer)}.conv.{param}"] = value
+        elif layer in ("fc6", "fc7"):
+            mm[f"backbone.{key}"] = value
+    mm["cls_head.fc_cls.weight"] = torch.zeros(101, 4096)
+    torch.save({"state_dict": mm, "meta": {}}, tmp_path / "mm.pth")
+    assert set(convert_mmaction2({"state_dict": mm})) == PORT_KEYS - {"fc8.weight", "fc8.bias"}
+    for name, layout in (("port.pth", "port"), ("mm.pth", "mmaction2")):
+        extractor = C3DExtractor(weights=tmp_path / name, seed=99)
+        assert extractor.weights_info["weights_layout"] == layout
+        assert len(extractor.weights_info["weights_sha256"]) == 64
+        assert torch.equal(extractor.net.fc7.weight, source.fc7.weight)
+
+
+def test_refuses_a_file_that_does_not_fit(tmp_path):
+    state = C3D().state_dict()
+    state["fc6.weight"] = torch.zeros(10, 10)
+    torch.save(state, tmp_path / "bad.pth")
+    with pytest.raises(Action2VecError, match="does not fit C3D.*fc6.weight"):
+        load_c3d_weights(C3D(), tmp_path / "bad.pth")
+    torch.save({"something": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(Action2VecError, match="unrecognised C3D weights layout"):
+        load_c3d_weights(C3D(), tmp_path / "other.pth")
+    (tmp_path / "junk.pth").write_text("junk")
+    with pytest.raises(Action2VecError, match="cannot read"):
+        load_c3d_weights(C3D(), tmp_path / "junk.pth")
+
+
+def test_unknown_backbone_and_layer():
+    with pytest.raises(Action2VecError, match="unknown backbone"):
+        make_extractor("c4d")
+    with pytest.raises(Action2VecError, match="no layer 'fc8'"):
+        make_extractor("c3d", "fc8")

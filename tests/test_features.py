@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from action2vec.extractors import Extractor
+from action2vec.features import extract
+
+
+class MeanColour(Extractor):
+    """A cheap real extractor for testing the batching: the mean RGB of each clip."""
+
+    name, clip_len, frame_size, layers = "mean", 4, (24, 32), {"rgb": 3}
+
+    def __init__(self):
+        super().__init__("rgb")
+        self.batches = []
+
+    def prepare(self, frames):
+        return frames
+
+    def features(self, clips):
+        self.batches.append(len(clips))
+        return clips.mean(axis=(1, 2, 3)).astype(np.float32)
+
+
+def test_every_clip_of_every_video_once_batched_across_videos(video_file):
+    videos = [{"path": str(video_file(f"v{n}.mp4", n_frames=n)), "n": n} for n in (10, 4, 17)]
+    extractor = MeanColour()
+    done = {}
+    clips = extract(videos, extractor, fps=30, max_seconds=14, stride=2, batch_size=3,
+                    on_video=lambda v, f: done.__setitem__(v["n"], f), on_error=None,
+                    progress=False)
+    # clips of 4 every 2 frames: 10 -> 4 clips, 4 -> 1, 17 -> 8 (the last padded)
+    assert {n: len(f) for n, f in done.items()} == {10: 4, 4: 1, 17: 8}
+    assert clips == 13 and extractor.batches == [3, 3, 3, 3, 1]
+    assert all(f.shape[1] == 3 for f in done.values())
+
+
+def test_a_broken_video_is_reported_and_the_rest_go_on(video_file, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    videos = [{"path": str(video_file("a.mp4", n_frames=8))}, {"path": str(bad)},
+              {"path": str(video_file("b.mp4", n_frames=8))}]
+    done, failed = [], []
+    extract(videos, MeanColour(), 30, 14, 4, 2, on_video=lambda v, f: done.append(v["path"]),
+            on_error=lambda v, msg: failed.append((v["path"], msg)), progress=False)
+    assert sorted(done) == sorted([videos[0]["path"], videos[2]["path"]])
+    assert failed[0][0] == str(bad) and "RuntimeError" in failed[0][1]
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_features_do_not_depend_on_batching(video_file, batch_size):
+    videos = [{"path": str(video_file(f"v{n}.mp4", n_frames=n)), "n": n} for n in (9, 12)]
+    done = {}
+    extract(videos, MeanColour(), 30, 14, 2, batch_size,
+            on_video=lambda v, f: done.__setitem__(v["n"], f), on_error=None, progress=False)
+    single = {}
+    extract(videos, MeanColour(), 30, 14, 2, 64,
+            on_video=lambda v, f: single.__setitem__(v["n"], f), on_error=None, progress=False)
+    for n in done:
+        np.testing.assert_allclose(done[n], single[n])

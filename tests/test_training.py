@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+import torch
+
+from action2vec.evaluation import top_k_accuracy
+from action2vec.model import HRNN, HRNNConfig
+from action2vec.training import embed, split_classes, train
+
+CLASSES = [f"c{i}" for i in range(10)]
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    seen, unseen = split_classes(CLASSES, 0.2, seed=1)
+    assert len(unseen) == 2 and sorted(seen + unseen) == sorted(CLASSES)
+    assert split_classes(CLASSES, 0.2, seed=1) == (seen, unseen)
+    assert any(split_classes(CLASSES, 0.2, seed=s)[1] != unseen for s in range(2, 6))
+
+
+def test_split_needs_two_seen_classes():
+    with pytest.raises(ValueError, match="fewer than 2 seen"):
+        split_classes(["a", "b", "c"], 0.9, seed=0)
+
+
+def toy_problem():
+    """Sequences whose mean encodes the class vector: learnable in a few epochs."""
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(4, 5)).astype(np.float32)
+    targets = np.repeat(np.arange(4), 6)
+    sequences = (vectors[targets][:, None, :].repeat(4, 1)
+                 + 0.1 * rng.normal(size=(24, 4, 5))).astype(np.float32)
+    return sequences, np.full(24, 4), targets, vectors
+
+
+def test_training_lowers_the_loss_and_is_deterministic():
+    sequences, lengths, targets, vectors = toy_problem()
+
+    def run():
+        torch.manual_seed(0)
+        model = HRNN(HRNNConfig(input_dim=5, embed_dim=5, n_classes=4, chunk=2, lstm1=16,
+                                lstm2=8, attention=8, dropout=0.0))
+        history = train(model, sequences, lengths, targets, vectors, epochs=25, batch_size=8,
+                        lr=0.01, lam=0.02, warmup=0.75, seed=0, progress=False)
+        return model, history
+
+    model, history = run()
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"]
+    assert history[-1]["lambda"] == pytest.approx(0.02)
+    assert top_k_accuracy(embed(model, sequences, lengths), targets, vectors, 1) > 0.9
+    assert run()[1] == history
