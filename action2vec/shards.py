@@ -81,7 +81,7 @@ def read_attrs(path):
 
 
 def decode_attr(value):
-    if isinstance(value, str) and value[:1] in "[{":
+    if isinstance(value, str) and value.startswith(("[", "{")):
         return json.loads(value)
     return value.item() if hasattr(value, "item") else value
 

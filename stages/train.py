@@ -1,7 +1,8 @@
 """Stage train: the HRNN on the seen classes of a zero-shot split (params: train, lambda, seed).
 
 Writes the model (data/train/model.pt, loadable with action2vec.model.load_model), the class
-split (data/train/split.json) and the loss per epoch (metrics/train_history.csv, a DVC plot).
+split (data/train/split.json), the loss per epoch (metrics/train_history.csv, a DVC plot) and
+the last epoch's losses (metrics/train.json).
 """
 
 import json
@@ -22,6 +23,7 @@ SEQUENCES = Path("data/sequence/sequences.h5")
 LABELS = Path("data/labels/classes.json")
 OUT = Path("data/train")
 HISTORY = Path("metrics/train_history.csv")
+METRICS = Path("metrics/train.json")
 log = logging.getLogger("train")
 
 
@@ -61,6 +63,8 @@ def main():
                                          "steps": data["sequences"].shape[1]})
     HISTORY.parent.mkdir(exist_ok=True)
     pd.DataFrame(history).to_csv(HISTORY, index=False)
+    METRICS.write_text(json.dumps({"final_" + k: v for k, v in history[-1].items()
+                                   if k != "epoch"}, indent=1))
 
 
 if __name__ == "__main__":
