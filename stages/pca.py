@@ -19,15 +19,15 @@ log = logging.getLogger("pca")
 def main():
     p = params.load("pca")
     cfg = p["pca"]
-    pca = fit_pca(FEATURES, cfg["dims"], cfg["max_fit_samples"], p["seed"])
+    projection = fit_pca(FEATURES, cfg["dims"], cfg["max_fit_samples"], p["seed"])
     shutil.rmtree(OUT, ignore_errors=True)
-    transform_shards(FEATURES, OUT / "shards", pca, max_videos=10_000)
+    transform_shards(FEATURES, OUT / "shards", projection, max_videos=10_000)
     with open(OUT / "model.pkl", "wb") as f:
-        pickle.dump(pca, f)
-    kept = float(pca.explained_variance_ratio_.sum())
+        pickle.dump(projection, f)
+    kept = float(projection.pca.explained_variance_ratio_.sum())
     METRICS.parent.mkdir(exist_ok=True)
     METRICS.write_text(json.dumps({"explained_variance": kept, "dims": cfg["dims"],
-                                   "fit_samples": int(pca.n_samples_)}, indent=1))
+                                   "fit_samples": int(projection.pca.n_samples_)}, indent=1))
     log.info("%d components keep %.1f%% of the variance", cfg["dims"], 100 * kept)
 
 

@@ -16,12 +16,14 @@ def make_shards(directory, n_videos=12, clips=5, dim=16, per_shard=4):
 
 def test_pca_finds_the_structure_and_keeps_ids(tmp_path):
     make_shards(tmp_path / "in")
-    pca = fit_pca(tmp_path / "in", dims=3, max_samples=1000, seed=0)
-    assert pca.explained_variance_ratio_.sum() > 0.999
-    transform_shards(tmp_path / "in", tmp_path / "out", pca, max_videos=5)
+    projection = fit_pca(tmp_path / "in", dims=3, max_samples=1000, seed=0)
+    assert projection.pca.explained_variance_ratio_.sum() > 0.999
+    transform_shards(tmp_path / "in", tmp_path / "out", projection, max_videos=5)
     out = list(iter_videos(tmp_path / "out"))
     assert [v[0] for v in out] == [f"v{i}" for i in range(12)]
     assert all(v[2].shape == (5, 3) for v in out)
+    projected = np.concatenate([v[2] for v in out])
+    assert np.mean(projected.var(axis=0)) == pytest.approx(1.0, rel=0.05)  # unit mean variance
     assert read_attrs(next((tmp_path / "out").glob("*.h5")))["pca_dims"] == 3
 
 

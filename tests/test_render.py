@@ -30,6 +30,15 @@ def centres(mask):
     return (mask * xs).sum(axis=(1, 2)) / area, (mask * ys).sum(axis=(1, 2)) / area
 
 
+def room(mask):
+    """Room in pixels the object has to move in, (horizontal, vertical): the frame width, and
+    the height from the ground line up to the top of the frame, less the object's largest width
+    and height. Motion thresholds are fractions of it, so they hold for any object size."""
+    width = mask.any(axis=1).sum(axis=1).max()
+    height = mask.any(axis=2).sum(axis=1).max()
+    return mask.shape[2] - width, render.GROUND * mask.shape[1] - height
+
+
 def stripe_angle(s):
     """Per-frame angle (unwrapped, y up) of the marker stripe around the object's centroid."""
     ox, oy = centres(s.mask)
@@ -76,6 +85,17 @@ def test_same_seed_same_decoded_frames_different_seed_different(tmp_path):
     a, b, c = (decode(p)[1] for p in paths)
     assert np.array_equal(a, b)
     assert np.abs(a.astype(int) - c).mean() > 5
+
+
+def test_encoding_is_byte_identical_in_one_process(tmp_path):
+    # x264 with mbtree gave a different bitstream on ~40% of reruns at 160x120 in one process
+    for c, seed in (("throw box", 0), ("swing stick", 1), ("roll ring", 2)):
+        frames = render.render_frames(*c.split(), np.random.default_rng(seed), 32, W, H)
+        files = set()
+        for _ in range(4):
+            render.write_video(tmp_path / "v.mp4", frames)
+            files.add((tmp_path / "v.mp4").read_bytes())
+        assert len(files) == 1, c
 
 
 def test_render_dataset_files_and_index(tmp_path):
@@ -167,10 +187,15 @@ def test_masks_match_the_pixels():
     s = scene("throw", "box", seed=4)
     assert np.array_equal(s.frames, render.render_frames(
         "throw", "box", np.random.default_rng(4), 32, W, H))
-    background = np.median(s.frames, axis=0)  # the object moves, so the median is background
-    change = np.abs(s.frames.astype(float) - background).max(axis=-1)
-    assert np.median(change[s.mask]) > 40
-    assert np.percentile(change[~s.mask], 99) < 12  # only sensor noise (and the stripe-free bg)
+    # background: per pixel, the median over the frames where the mask says the object is not
+    # (a plain median would be the object wherever it rests for over half of the video)
+    hidden = np.broadcast_to(s.mask[..., None], s.frames.shape)
+    background = np.ma.median(np.ma.array(s.frames, mask=hidden), axis=0)
+    seen = ~np.ma.getmaskarray(background).any(-1)  # pixels the object leaves at some time
+    change = np.abs(s.frames.astype(float) - background.filled(0)).max(axis=-1)
+    assert seen.mean() > 0.95
+    assert change[s.mask & ~s.marker & seen].min() > 40  # every pixel of the object shows it
+    assert change[~s.mask].max() < 12  # off the object, only sensor noise (std 1.5)
     assert s.marker.any() and not (s.marker & ~s.mask).any()
 
 
@@ -181,8 +206,9 @@ def test_noun_is_in_the_shape_and_colour_is_independent_of_class():
         assert np.abs(colour - colours["ball"]).max() <= 3
     outside = ~np.any([s.mask for s in shapes.values()], axis=0)
     assert np.array_equal(shapes["ball"].frames[outside], shapes["box"].frames[outside])
-    assert np.abs(np.median(scene("slide", "ball", seed=6).frames[shapes["ball"].mask[:1]],
-                            axis=0) - colours["ball"]).max() > 10  # colour varies with the seed
+    other = scene("slide", "ball", seed=6)  # but the colour varies with the seed
+    assert np.abs(np.median(other.frames[other.mask & ~other.marker], axis=0)
+                  - colours["ball"]).max() > 10
 
     def describe(mask):
         ys, xs = np.nonzero(mask)
@@ -205,16 +231,28 @@ def test_noun_is_in_the_shape_and_colour_is_independent_of_class():
             assert iou < 0.8
 
 
+def test_objects_stay_inside_the_frame():
+    for name in render.CLASSES:
+        for seed, (width, height) in enumerate([(W, H), (112, 112)]):
+            mask = scene(*name.split(), seed, 16, width, height).mask
+            edges = mask[:, 0], mask[:, -1], mask[:, :, 0], mask[:, :, -1]
+            assert not any(edge.any() for edge in edges), (name, seed)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_vertical_verbs(seed):
-    _, y = centres(scene("drop", "ball", seed).mask)
-    assert y[-1] - y[0] > 0.4 * H  # falls (image rows grow downwards)
+    mask = scene("drop", "ball", seed).mask
+    _, y = centres(mask)
+    assert y[-1] - y[0] > 0.9 * room(mask)[1]  # falls (image rows grow downwards)
     assert np.all(np.diff(y) > -0.01) and np.ptp(y[-4:]) < 0.01  # never rises, then rests
-    _, y = centres(scene("lift", "box", seed).mask)
-    assert y[0] - y[-1] > 0.4 * H and np.all(np.diff(y) < 0.01)
-    x, y = centres(scene("bounce", "ball", seed).mask)
+    mask = scene("lift", "box", seed).mask
+    _, y = centres(mask)
+    assert y[0] - y[-1] > 0.7 * room(mask)[1] and np.all(np.diff(y) < 0.01)
+    mask = scene("bounce", "ball", seed).mask
+    x, y = centres(mask)
     height = y.max() - y
-    peaks = (height[1:-1] > height[:-2]) & (height[1:-1] >= height[2:]) & (height[1:-1] > 0.15 * H)
+    peaks = ((height[1:-1] > height[:-2]) & (height[1:-1] >= height[2:])
+             & (height[1:-1] > 0.25 * room(mask)[1]))
     assert peaks.sum() >= 2 and np.ptp(x) < 1
 
 
@@ -236,15 +274,15 @@ def test_roll_rotates_and_slide_does_not(seed):
     x, y = centres(s.mask)
     radius = np.sqrt(s.mask[0].sum() / np.pi)
     angle = stripe_angle(s)
-    assert abs(x[-1] - x[0]) > 0.3 * W and np.ptp(y) < 0.5
+    assert abs(x[-1] - x[0]) > 0.4 * room(s.mask)[0] and np.ptp(y) < 0.5
     assert abs(angle[-1] - angle[0]) == pytest.approx(abs(x[-1] - x[0]) / radius, rel=0.15)
     assert np.sign(angle[-1] - angle[0]) == -np.sign(x[-1] - x[0])  # rightwards = clockwise
-    steps = np.diff(x)
-    assert np.ptp(steps) < 0.1 * np.abs(steps).mean()  # steady speed
+    line = np.polyval(np.polyfit(np.arange(len(x)), x, 1), np.arange(len(x)))
+    assert np.abs(x - line).max() < 0.5  # steady speed
 
     s = scene("slide", "ball", seed)
     x, y = centres(s.mask)
-    assert abs(x[-1] - x[0]) > 0.2 * W and np.ptp(y) < 0.5
+    assert abs(x[-1] - x[0]) > 0.3 * room(s.mask)[0] and np.ptp(y) < 0.5
     assert np.ptp(stripe_angle(s)) < 0.05
     half = len(x) // 2
     assert abs(x[half] - x[0]) > 2 * abs(x[-1] - x[half])  # slows down
@@ -256,7 +294,7 @@ def test_push_and_pull(seed):
         s = scene(verb, "box", seed)
         x, y = centres(s.mask)
         half = len(x) // 2
-        assert sign * (x[-1] - x[0]) > 0.25 * W and np.ptp(y) < 0.5
+        assert sign * (x[-1] - x[0]) > 0.3 * room(s.mask)[0] and np.ptp(y) < 0.5
         assert np.all(sign * np.diff(x) > -0.01)
         assert sign * (x[-1] - x[half]) > 2 * sign * (x[half] - x[0])  # speeds up from rest
         assert abs(x[1] - x[0]) < 0.5
@@ -264,13 +302,14 @@ def test_push_and_pull(seed):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_throw_and_toss(seed):
-    x, y = centres(scene("throw", "ball", seed).mask)
-    assert abs(x[-1] - x[0]) > 0.5 * W  # across the frame
-    assert y[0] - y.min() > 0.5 * H and abs(y[-1] - y[0]) < 1  # high arc, lands again
-    throw_peak = y[0] - y.min()
+    mask = scene("throw", "ball", seed).mask
+    x, y = centres(mask)
+    (across, up), throw_peak = room(mask), y[0] - y.min()
+    assert abs(x[-1] - x[0]) > 0.75 * across  # across the frame
+    assert throw_peak > 0.85 * up and abs(y[-1] - y[0]) < 1  # high arc, lands again
     x, y = centres(scene("toss", "ball", seed).mask)
-    assert 0.2 * H < y[0] - y.min() < 0.8 * throw_peak  # smaller arc
-    assert abs(x[-1] - x[0]) < 0.1 * W and abs(y[-1] - y[0]) < 2  # comes back near its start
+    assert 0.3 * up < y[0] - y.min() < 0.75 * throw_peak  # smaller arc
+    assert abs(x[-1] - x[0]) < 0.15 * across and abs(y[-1] - y[0]) < 2  # near its start
     assert np.argmin(y) in range(len(y) // 3, 2 * len(y) // 3)  # slow: apex mid-video
 
 
@@ -278,23 +317,26 @@ def test_throw_and_toss(seed):
 def test_swing_hangs_and_oscillates(seed):
     s = scene("swing", "ring", seed)
     x, y = centres(s.mask)
-    assert np.ptp(x) > 0.1 * W and turns(x) >= 2
+    assert np.ptp(x) > 0.4 * room(s.mask)[0] and turns(x) >= 2
     assert np.ptp(y) < 0.5 * np.ptp(x)  # moves along an arc, mostly sideways
-    # the string: pixels above the object differ from the (static) background
-    background = np.median(s.frames, axis=0).astype(float)
-    changed = np.abs(s.frames.astype(float) - background).max(-1) > 30
-    string = changed & ~s.mask
+    # the string: the same seed gives the same background and noise for any verb, so pixels
+    # that differ from a spinning ring's video, off both objects, are the string
+    still = scene("spin", "ring", seed)
+    string = (s.frames != still.frames).any(-1) & ~s.mask & ~still.mask
+    assert string.sum(axis=(1, 2)).min() > 0.2 * H  # in every frame, a line of pixels
     rows = np.nonzero(string.any(axis=(0, 2)))[0]
-    assert rows.min() < 0.2 * H and rows.max() < y.max()
+    assert rows.min() < 0.05 * H and rows.max() <= y.max() + 1  # from the top to the object
 
 
 @pytest.mark.parametrize("frames", [16, 64])
 def test_whole_motion_fits_any_length(frames):
-    _, y = centres(scene("drop", "ball", 3, frames).mask)
-    assert y[-1] - y[0] > 0.4 * H and np.ptp(y[-2:]) < 0.01
+    mask = scene("drop", "ball", 3, frames).mask
+    _, y = centres(mask)
+    assert y[-1] - y[0] > 0.9 * room(mask)[1] and np.ptp(y[-2:]) < 0.01
     x, _ = centres(scene("shake", "box", 3, frames).mask)
     assert turns(x) >= 4
     x, _ = centres(scene("swing", "box", 3, frames).mask)
     assert turns(x) >= 2
-    x, _ = centres(scene("roll", "ball", 3, frames).mask)
-    assert abs(x[-1] - x[0]) > 0.3 * W
+    mask = scene("roll", "ball", 3, frames).mask
+    x, _ = centres(mask)
+    assert abs(x[-1] - x[0]) > 0.4 * room(mask)[0]
