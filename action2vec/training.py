@@ -1,6 +1,8 @@
 """Training the HRNN on the seen classes of a zero-shot split."""
 
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,11 +30,22 @@ def seed_everything(seed):
     np.random.seed(seed)
 
 
+def save_state(path, state):
+    """Write a resume state atomically: an interrupted write never replaces a good one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
 def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size, lr, lam,
-          warmup, seed, device="cpu", progress=True):
+          warmup, seed, device="cpu", progress=True, resume=None):
     """Adam on the dual loss; returns the history, one dict per epoch (mean loss terms).
 
-    ``targets`` index ``class_vectors`` (the seen classes' word vectors).
+    ``targets`` index ``class_vectors`` (the seen classes' word vectors). With ``resume`` (a
+    path), the full training state is saved there after every epoch and, if the file exists,
+    training continues from it; a resumed run ends exactly as an uninterrupted one.
     """
     device = torch.device(device)
     model.to(device).train()
@@ -43,8 +56,17 @@ def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     order = torch.Generator().manual_seed(seed)
     steps_per_epoch = -(-len(x) // batch_size)
-    history, step = [], 0
-    bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not progress)
+    history, step, first = [], 0, 0
+    if resume and Path(resume).is_file():
+        state = torch.load(resume, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        order.set_state(state["order"])
+        torch.set_rng_state(state["rng"])
+        history, step, first = state["history"], state["step"], len(state["history"])
+        log.info("resuming training after epoch %d from %s", first, resume)
+    bar = tqdm(range(first, epochs), desc="train", unit="epoch", disable=not progress,
+               initial=first, total=epochs)
     for epoch in bar:
         sums = np.zeros(3)
         for idx in torch.randperm(len(x), generator=order).split(batch_size):
@@ -61,6 +83,10 @@ def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
         row = dict(zip(("loss", "ranking_loss", "cross_entropy"), sums / len(x)))
         history.append({"epoch": epoch + 1, **row, "lambda": weight})
         bar.set_postfix(loss=f"{row['loss']:.4f}")
+        if resume:
+            save_state(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                "order": order.get_state(), "rng": torch.get_rng_state(),
+                                "history": history, "step": step})
     model.eval()
     return history
 

@@ -2,9 +2,11 @@
 
 Writes the model (data/train/model.pt, loadable with action2vec.model.load_model), the class
 split (data/train/split.json), the loss per epoch (metrics/train_history.csv, a DVC plot) and
-the last epoch's losses (metrics/train.json).
+the last epoch's losses (metrics/train.json). An interrupted run (Ctrl-C, a killed job) keeps
+its state after every epoch in .resume/train/ and the next `dvc repro` continues from it.
 """
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -14,6 +16,7 @@ import pandas as pd
 import torch
 
 from action2vec import Action2VecError, params
+from action2vec.extractors import file_sha256
 from action2vec.model import HRNN, HRNNConfig, save_model
 from action2vec.sequences import read_sequences
 from action2vec.stage import run
@@ -24,7 +27,14 @@ LABELS = Path("data/labels/classes.json")
 OUT = Path("data/train")
 HISTORY = Path("metrics/train_history.csv")
 METRICS = Path("metrics/train.json")
+RESUME = Path(".resume/train")  # per-epoch state of an unfinished run; not a DVC output
 log = logging.getLogger("train")
+
+
+def resume_path(p):
+    """Where an unfinished run with these params and inputs keeps its state."""
+    key = json.dumps([p, file_sha256(SEQUENCES), file_sha256(LABELS)], sort_keys=True)
+    return RESUME / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
 
 def main():
@@ -50,10 +60,11 @@ def main():
                         n_classes=len(seen), chunk=cfg["chunk"], lstm1=cfg["lstm1"],
                         lstm2=cfg["lstm2"], attention=cfg["attention"], dropout=cfg["dropout"])
     model = HRNN(config)
+    resume = resume_path(p)
     history = train(model, data["sequences"][rows], data["lengths"][rows], targets,
                     np.array([vectors[c] for c in seen], dtype=np.float32), cfg["epochs"],
                     cfg["batch_size"], cfg["lr"], p["lambda"], cfg["lambda_warmup"], p["seed"],
-                    cfg["device"])
+                    cfg["device"], resume=resume)
 
     OUT.mkdir(parents=True, exist_ok=True)
     split = {"seen": seen, "unseen": unseen, "seed": p["seed"],
@@ -65,6 +76,7 @@ def main():
     pd.DataFrame(history).to_csv(HISTORY, index=False)
     METRICS.write_text(json.dumps({"final_" + k: v for k, v in history[-1].items()
                                    if k != "epoch"}, indent=1))
+    resume.unlink()
 
 
 if __name__ == "__main__":

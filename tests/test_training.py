@@ -47,3 +47,25 @@ def test_training_lowers_the_loss_and_is_deterministic():
     assert history[-1]["lambda"] == pytest.approx(0.02)
     assert top_k_accuracy(embed(model, sequences, lengths), targets, vectors, 1) > 0.9
     assert run()[1] == history
+
+
+def test_interrupted_training_resumes_to_the_same_result(tmp_path):
+    sequences, lengths, targets, vectors = toy_problem()
+
+    def run(epochs, resume=None):
+        torch.manual_seed(0)
+        model = HRNN(HRNNConfig(input_dim=5, embed_dim=5, n_classes=4, chunk=2, lstm1=16,
+                                lstm2=8, attention=8, dropout=0.3))
+        history = train(model, sequences, lengths, targets, vectors, epochs=epochs,
+                        batch_size=8, lr=0.01, lam=0.02, warmup=0.75, seed=0, progress=False,
+                        resume=resume)
+        return model, history
+
+    whole_model, whole = run(5)
+    state = tmp_path / "resume.pt"
+    _, first_part = run(2, resume=state)  # as if stopped after epoch 2
+    assert state.is_file() and first_part == whole[:2]
+    resumed_model, resumed = run(5, resume=state)
+    assert resumed == whole
+    for a, b in zip(whole_model.parameters(), resumed_model.parameters()):
+        assert torch.equal(a, b)
