@@ -281,10 +281,6 @@ def _check_size(frames, width, height):
             raise ValueError(f"{name} must be an even integer >= 2 (H.264 yuv420p), got {value!r}")
 
 
-def _colour(rng):
-    return rng.uniform(20.0, 235.0, size=3)
-
-
 def _smooth_noise(rng, width, height, std=6.0):
     """Low-contrast blotches: a 7x9 grid of random values upsampled bilinearly."""
     coarse = rng.normal(0.0, std, size=(7, 9))
