@@ -5,6 +5,10 @@ trained with the dual loss (pairwise ranking + lambda * cross-entropy).
     features (B, T, D) -> attention -> lstm1 over sub-sequences of `chunk` steps (shared weights,
     no state carried between sub-sequences) -> attention -> lstm2 over lstm1's outputs
     -> fc (embedding, word-vector dimension) -> classifier (sigmoid, for the cross-entropy term)
+
+Two ablations of Table 1 change the recurrent part: ``kind="stacked"`` runs lstm2 on lstm1's
+output at every step of the whole sequence (a 2-layer stacked LSTM), ``kind="single"`` has lstm1
+alone over the whole sequence.
 """
 
 from dataclasses import asdict, dataclass
@@ -19,6 +23,7 @@ class HRNNConfig:
     input_dim: int  # PCA dimension of the clip features (500 in the paper)
     embed_dim: int  # word-vector dimension (300 for GoogleNews word2vec)
     n_classes: int  # training (seen) classes, for the cross-entropy head
+    kind: str = "hrnn"  # hrnn, stacked or single
     chunk: int = 8  # steps per lstm1 sub-sequence
     lstm1: int = 1024
     lstm2: int = 512
@@ -54,17 +59,20 @@ class AttentiveLSTM(nn.Module):
         self.cell = nn.LSTMCell(input_dim, hidden_dim)
         self.attention = Attention(input_dim, hidden_dim, attn_dim) if attn_dim else None
 
-    def forward(self, x, mask):
+    def forward(self, x, mask, every_step=False):
+        """Last state (N, H), or with ``every_step`` the states of all steps (N, steps, H)."""
         n, steps, _ = x.shape
         h = x.new_zeros(n, self.cell.hidden_size)
         c = x.new_zeros(n, self.cell.hidden_size)
         keys = self.attention.W_a(x) if self.attention else None
+        states = []
         for t in range(steps):
             step = self.attention(x, keys, h, mask) if self.attention else x[:, t]
             h_new, c_new = self.cell(step, (h, c))
             valid = mask[:, t, None]
             h, c = torch.where(valid, h_new, h), torch.where(valid, c_new, c)
-        return h
+            states.append(h)
+        return torch.stack(states, 1) if every_step else h
 
 
 class HRNN(nn.Module):
@@ -73,14 +81,31 @@ class HRNN(nn.Module):
     def __init__(self, config: HRNNConfig):
         super().__init__()
         self.config = config
+        if config.kind not in ("hrnn", "stacked", "single"):
+            raise ValueError(f"unknown model kind {config.kind!r}")
         self.lstm1 = AttentiveLSTM(config.input_dim, config.lstm1, config.attention)
         self.dropout = nn.Dropout(config.dropout)
-        self.lstm2 = AttentiveLSTM(config.lstm1, config.lstm2, config.attention)
-        self.fc = nn.Linear(config.lstm2, config.embed_dim)
+        if config.kind == "single":
+            self.lstm2 = None
+        else:
+            self.lstm2 = AttentiveLSTM(config.lstm1, config.lstm2, config.attention)
+        self.fc = nn.Linear(config.lstm1 if config.kind == "single" else config.lstm2,
+                            config.embed_dim)
         self.classifier = nn.Linear(config.embed_dim, config.n_classes)
 
     def embed(self, x, lengths):
         """x (B, T, D) zero-padded, lengths (B,) -> embeddings (B, embed_dim)."""
+        x = x[:, :int(lengths.max())]  # steps after every video's end change nothing
+        if self.config.kind == "hrnn":
+            return self.fc(self.hierarchy(x, lengths))
+        mask = torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None]
+        if self.config.kind == "single":
+            return self.fc(self.dropout(self.lstm1(x, mask)))
+        states = self.dropout(self.lstm1(x, mask, every_step=True))
+        return self.fc(self.lstm2(states, mask))
+
+    def hierarchy(self, x, lengths):
+        """lstm1 over sub-sequences, then lstm2 over their summaries: (B, lstm2)."""
         batch, steps, dim = x.shape
         chunk = self.config.chunk
         n_chunks = -(-steps // chunk)
@@ -92,8 +117,7 @@ class HRNN(nn.Module):
         out = x.new_zeros(batch * n_chunks, self.config.lstm1)
         out[live] = self.lstm1(x[live], mask[live])
         out = self.dropout(out).view(batch, n_chunks, -1)
-        summary = self.lstm2(out, live.view(batch, n_chunks))
-        return self.fc(summary)
+        return self.lstm2(out, live.view(batch, n_chunks))
 
     def forward(self, x, lengths):
         embedding = self.embed(x, lengths)

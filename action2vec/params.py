@@ -47,6 +47,10 @@ def choice(*options):
     return check
 
 
+def boolean(v):
+    return None if isinstance(v, bool) else "must be true or false"
+
+
 def text(v):
     return None if isinstance(v, str) and v else "must be a non-empty string"
 
@@ -58,8 +62,16 @@ def optional(inner):
     return check
 
 
-def boolean(v):
-    return None if isinstance(v, bool) else "must be true or false"
+def unique_list(*options):
+    """A non-empty list of distinct values, each one of ``options``."""
+    def check(v):
+        if not isinstance(v, list) or not v:
+            return f"must be a non-empty list of {list(options)}"
+        bad = [x for x in v if x not in options]
+        if bad:
+            return f"unknown {bad}; choose from {list(options)}"
+        return "has duplicates" if len(set(v)) != len(v) else None
+    return check
 
 
 SCHEMA = {
@@ -75,11 +87,17 @@ SCHEMA = {
                  "device": choice("cpu", "cuda")},
     "pca": {"dims": integer(1), "max_fit_samples": integer(1)},
     "sequence": {"steps": integer(1)},
-    "train": {"unseen_fraction": number(0.01, 0.99), "chunk": integer(1), "lstm1": integer(1),
+    "zsl": {"ratios": unique_list("50_50", "80_20", "90_10"),
+            "n_splits": integer(1),
+            "variants": unique_list("action2vec", "dual_loss", "cos_only", "stacked_lstm",
+                                    "single_lstm")},
+    "train": {"chunk": integer(1), "lstm1": integer(1),
               "lstm2": integer(1), "attention": integer(0), "dropout": number(0, 0.99),
               "epochs": integer(1), "batch_size": integer(2), "lr": number(0),
               "lambda_warmup": number(0), "device": choice("cpu", "cuda")},
-    "evaluate": {"ridge_alpha": number(0)},
+    "baseline": {"alpha": number(0), "gamma": optional(number(0)), "laplacian": number(0),
+                 "neighbours": integer(1)},
+    "semantics": {"simulate_root": boolean},
 }
 
 

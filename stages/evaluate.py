@@ -1,52 +1,91 @@
-"""Stage evaluate: zero-shot top-1/top-5 on the unseen classes (section 4.1) for the HRNN and
-for the pooled-feature ridge-regression baseline, into metrics/zsl.json (params: evaluate)."""
+"""Stage evaluate: zero-shot recognition (section 4.1, Tables 1-2) for every variant and ratio:
+top-1 and top-5, mean and std over the class splits (params: zsl).
+
+Each test video of an unseen class was embedded by its split's model (data/train) or baseline
+(data/baseline); it gets the nearest unseen class word vector by cosine similarity. Writes
+metrics/zsl.json, metrics/train.json (final losses), and plots/confusion.csv (the first variant
+on the first ratio's first split, a DVC confusion plot).
+"""
 
 import json
 import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from action2vec import params
-from action2vec.evaluation import fit_ridge, pooled, zero_shot_report
-from action2vec.model import load_model
-from action2vec.sequences import read_sequences
+from action2vec.evaluation import rank_classes, zero_shot_report
 from action2vec.stage import run
-from action2vec.training import embed
 
-SEQUENCES = Path("data/sequence/sequences.h5")
 LABELS = Path("data/labels/classes.json")
-MODEL = Path("data/train/model.pt")
-METRICS = Path("metrics/zsl.json")
+SPLITS = Path("data/splits.json")
+TRAIN = Path("data/train")
+BASELINE = Path("data/baseline")
+ZSL = Path("metrics/zsl.json")
+LOSSES = Path("metrics/train.json")
+CONFUSION = Path("plots/confusion.csv")
 log = logging.getLogger("evaluate")
 
 
-def main():
-    cfg = params.load("evaluate")["evaluate"]
-    model, checkpoint = load_model(MODEL)
-    seen, unseen = checkpoint["split"]["seen"], checkpoint["split"]["unseen"]
-    data = read_sequences(SEQUENCES)
-    vectors = {c["name"]: c["vector"] for c in json.loads(LABELS.read_text())["classes"]}
-    labels = np.array(data["label"])
-    test, train = np.isin(labels, unseen), np.isin(labels, seen)
-    unseen_vectors = np.array([vectors[c] for c in unseen], dtype=np.float32)
-    targets = np.array([unseen.index(c) for c in labels[test]])
+def predictions_dir(variant, ratio):
+    return BASELINE / ratio if variant == "pooled_c3d" else TRAIN / variant / ratio
 
-    embeddings = embed(model, data["sequences"][test], data["lengths"][test])
-    features = pooled(data["sequences"], data["lengths"])
-    ridge = fit_ridge(features[train], np.array([vectors[c] for c in labels[train]]),
-                      cfg["ridge_alpha"])
-    results = {
-        "action2vec": zero_shot_report(embeddings, targets, unseen_vectors),
-        "pooled_c3d": zero_shot_report(ridge.predict(features[test]), targets, unseen_vectors),
-        "chance_top1": 1 / len(unseen),
-        "n_unseen_classes": len(unseen), "n_test_videos": int(test.sum()),
-        "unseen_classes": unseen,
-    }
-    METRICS.parent.mkdir(exist_ok=True)
-    METRICS.write_text(json.dumps(results, indent=1))
-    log.info("zero-shot top-1: action2vec %.3f, pooled baseline %.3f, chance %.3f",
-             results["action2vec"]["top1"], results["pooled_c3d"]["top1"], 1 / len(unseen))
+
+def score_split(path, unseen, vectors):
+    """(report, actual names, predicted names) of one split's test embeddings."""
+    saved = np.load(path)
+    class_vectors = np.array([vectors[c] for c in unseen])
+    targets = [unseen.index(label) for label in saved["label"]]
+    predicted = [unseen[i] for i in rank_classes(saved["embedding"], class_vectors)[:, 0]]
+    return (zero_shot_report(saved["embedding"], targets, class_vectors),
+            list(saved["label"]), predicted)
+
+
+def summarise(reports):
+    """Mean and standard deviation (over splits, ddof 0) of top-1 and top-5."""
+    out = {}
+    for key in ("top1", "top5"):
+        values = np.array([r[key] for r in reports])
+        out[f"{key}_mean"], out[f"{key}_std"] = float(values.mean()), float(values.std())
+    out["n_splits"] = len(reports)
+    return out
+
+
+def final_losses(variant, ratio):
+    """Mean over splits of the last epoch's loss terms."""
+    rows = [json.loads(p.read_text())[-1]
+            for p in sorted(predictions_dir(variant, ratio).glob("split-*.json"))]
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "epoch"}
+
+
+def main():
+    cfg = params.load("zsl")["zsl"]
+    splits = json.loads(SPLITS.read_text())
+    vectors = {c["name"]: c["vector"] for c in json.loads(LABELS.read_text())["classes"]}
+    variants = cfg["variants"] + ["pooled_c3d"]
+    zsl, losses = {}, {}
+    for ratio in cfg["ratios"]:
+        zsl[ratio] = {}
+        for variant in variants:
+            scored = [score_split(predictions_dir(variant, ratio) / f"split-{k}.npz",
+                                  split["unseen"], vectors)
+                      for k, split in enumerate(splits[ratio])]
+            zsl[ratio][variant] = summarise([s[0] for s in scored])
+            if variant == variants[0] and ratio == cfg["ratios"][0]:
+                CONFUSION.parent.mkdir(exist_ok=True)
+                pd.DataFrame({"actual": scored[0][1], "predicted": scored[0][2]}).to_csv(
+                    CONFUSION, index=False)
+            if variant != "pooled_c3d":
+                losses.setdefault(variant, {})[ratio] = final_losses(variant, ratio)
+            log.info("%s %-12s top-1 %.3f ± %.3f", ratio, variant,
+                     zsl[ratio][variant]["top1_mean"], zsl[ratio][variant]["top1_std"])
+        n_unseen = [len(s["unseen"]) for s in splits[ratio]]
+        zsl[ratio]["chance"] = {"top1_mean": float(np.mean([1 / n for n in n_unseen])),
+                                "top5_mean": float(np.mean([min(5, n) / n for n in n_unseen]))}
+    ZSL.parent.mkdir(exist_ok=True)
+    ZSL.write_text(json.dumps(zsl, indent=1))
+    LOSSES.write_text(json.dumps(losses, indent=1))
 
 
 if __name__ == "__main__":

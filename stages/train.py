@@ -1,14 +1,20 @@
-"""Stage train: the HRNN on the seen classes of a zero-shot split (params: train, lambda, seed).
+"""Stage train@VARIANT-RATIO: one variant of Table 1 trained on the seen classes of every class
+split of a ratio (params: seed, lambda, train). RATIO "all" trains on every class once, for the
+semantic evaluations.
 
-Writes the model (data/train/model.pt, loadable with action2vec.model.load_model), the class
-split (data/train/split.json), the loss per epoch (metrics/train_history.csv, a DVC plot) and
-the last epoch's losses (metrics/train.json). An interrupted run (Ctrl-C, a killed job) keeps
-its state after every epoch in .resume/train/ and the next `dvc repro` continues from it.
+Usage: python stages/train.py VARIANT RATIO
+
+Writes, per split k, data/train/VARIANT/RATIO/split-k.pt (loadable with
+action2vec.model.load_model), split-k.npz (embeddings of the unseen classes' videos, the test set)
+and split-k.json (loss per epoch), and metrics/train/VARIANT_RATIO.csv (split 0's loss per epoch,
+a DVC plot). An interrupted run keeps its state after every epoch in .resume/train/ and the next
+`dvc repro` continues from it.
 """
 
 import hashlib
 import json
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,63 +26,76 @@ from action2vec.extractors import file_sha256
 from action2vec.model import HRNN, HRNNConfig, save_model
 from action2vec.sequences import read_sequences
 from action2vec.stage import run
-from action2vec.training import seed_everything, split_classes, train
+from action2vec.training import VARIANTS, embed, seed_everything, train
 
 SEQUENCES = Path("data/sequence/sequences.h5")
 LABELS = Path("data/labels/classes.json")
+SPLITS = Path("data/splits.json")
 OUT = Path("data/train")
-HISTORY = Path("metrics/train_history.csv")
-METRICS = Path("metrics/train.json")
+PLOTS = Path("metrics/train")
 RESUME = Path(".resume/train")  # per-epoch state of an unfinished run; not a DVC output
 log = logging.getLogger("train")
 
 
-def resume_path(p):
-    """Where an unfinished run with these params and inputs keeps its state."""
-    key = json.dumps([p, file_sha256(SEQUENCES), file_sha256(LABELS)], sort_keys=True)
-    return RESUME / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+def resume_path(*key):
+    """Where an unfinished run with these params, split and inputs keeps its state."""
+    text = json.dumps([*key, file_sha256(SEQUENCES), file_sha256(LABELS)], sort_keys=True)
+    return RESUME / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.pt"
+
+
+def fit_split(variant, split, data, vectors, p, resume):
+    """Train one model on the seen classes of one split; returns (model, history)."""
+    cfg, spec = p["train"], VARIANTS[variant]
+    seen = split["seen"]
+    index = {c: i for i, c in enumerate(seen)}
+    rows = np.array([label in index for label in data["label"]])
+    targets = np.array([index[label] for label in np.array(data["label"])[rows]])
+    seed_everything(p["seed"])
+    model = HRNN(HRNNConfig(
+        input_dim=data["sequences"].shape[2], embed_dim=len(next(iter(vectors.values()))),
+        n_classes=len(seen), kind=spec["kind"], chunk=cfg["chunk"], lstm1=cfg["lstm1"],
+        lstm2=cfg["lstm2"], attention=cfg["attention"] if spec["attention"] else 0,
+        dropout=cfg["dropout"]))
+    history = train(model, data["sequences"][rows], data["lengths"][rows], targets,
+                    np.array([vectors[c] for c in seen], dtype=np.float32), cfg["epochs"],
+                    cfg["batch_size"], cfg["lr"], p["lambda"] if spec["cross_entropy"] else 0.0,
+                    cfg["lambda_warmup"], p["seed"], cfg["device"], resume=resume)
+    return model, history
 
 
 def main():
+    if len(sys.argv) != 3:
+        raise Action2VecError("usage: python stages/train.py VARIANT RATIO")
+    variant, ratio = sys.argv[1:]
     p = params.load("train")
-    cfg = p["train"]
-    if cfg["device"] == "cuda" and not torch.cuda.is_available():
+    if variant not in VARIANTS:
+        raise Action2VecError(f"unknown variant {variant!r}; choose from {sorted(VARIANTS)}")
+    if p["train"]["device"] == "cuda" and not torch.cuda.is_available():
         raise Action2VecError("train.device: cuda requested but no GPU is visible")
+    splits = json.loads(SPLITS.read_text())
+    if ratio not in splits:
+        raise Action2VecError(f"ratio {ratio!r} is not in {SPLITS} (zsl.ratios: {list(splits)})")
     data = read_sequences(SEQUENCES)
-    labels = json.loads(LABELS.read_text())
-    vectors = {c["name"]: c["vector"] for c in labels["classes"]}
-    try:
-        seen, unseen = split_classes(sorted(set(data["label"])), cfg["unseen_fraction"], p["seed"])
-    except ValueError as exc:
-        raise Action2VecError(f"train.unseen_fraction: {exc}")
-    index = {c: i for i, c in enumerate(seen)}
-    rows = np.array([label in index for label in data["label"]])
-    targets = np.array([index[label] for label in data["label"] if label in index])
-    log.info("training on %d videos of %d seen classes; %d unseen classes held out",
-             rows.sum(), len(seen), len(unseen))
-
-    seed_everything(p["seed"])
-    config = HRNNConfig(input_dim=data["sequences"].shape[2], embed_dim=labels["dim"],
-                        n_classes=len(seen), chunk=cfg["chunk"], lstm1=cfg["lstm1"],
-                        lstm2=cfg["lstm2"], attention=cfg["attention"], dropout=cfg["dropout"])
-    model = HRNN(config)
-    resume = resume_path(p)
-    history = train(model, data["sequences"][rows], data["lengths"][rows], targets,
-                    np.array([vectors[c] for c in seen], dtype=np.float32), cfg["epochs"],
-                    cfg["batch_size"], cfg["lr"], p["lambda"], cfg["lambda_warmup"], p["seed"],
-                    cfg["device"], resume=resume)
-
-    OUT.mkdir(parents=True, exist_ok=True)
-    split = {"seen": seen, "unseen": unseen, "seed": p["seed"],
-             "unseen_fraction": cfg["unseen_fraction"]}
-    (OUT / "split.json").write_text(json.dumps(split, indent=1))
-    save_model(OUT / "model.pt", model, {"split": split, "vectors": labels["vectors"],
-                                         "steps": data["sequences"].shape[1]})
-    HISTORY.parent.mkdir(exist_ok=True)
-    pd.DataFrame(history).to_csv(HISTORY, index=False)
-    METRICS.write_text(json.dumps({"final_" + k: v for k, v in history[-1].items()
-                                   if k != "epoch"}, indent=1))
-    resume.unlink()
+    vectors = {c["name"]: c["vector"] for c in json.loads(LABELS.read_text())["classes"]}
+    out = OUT / variant / ratio
+    out.mkdir(parents=True, exist_ok=True)
+    labels = np.array(data["label"])
+    for k, split in enumerate(splits[ratio]):
+        log.info("%s %s split %d: %d seen classes, %d test classes", variant, ratio, k,
+                 len(split["seen"]), len(split["unseen"]))
+        resume = resume_path(p, variant, ratio, k, split)
+        model, history = fit_split(variant, split, data, vectors, p, resume)
+        save_model(out / f"split-{k}.pt", model, {"variant": variant, "split": split,
+                                                  "steps": data["sequences"].shape[1]})
+        test = np.isin(labels, split["unseen"])
+        np.savez(out / f"split-{k}.npz", video_id=np.array(data["video_id"])[test],
+                 label=labels[test],
+                 embedding=embed(model, data["sequences"][test], data["lengths"][test]))
+        (out / f"split-{k}.json").write_text(json.dumps(history, indent=1))
+        if k == 0:
+            PLOTS.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(history).to_csv(PLOTS / f"{variant}_{ratio}.csv", index=False)
+        resume.unlink()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,17 @@ def test_padding_does_not_change_the_embedding(attention):
     assert torch.allclose(model.embed(x, lengths)[0], model.embed(changed, lengths)[0], atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["stacked", "single"])
+def test_ablation_kinds_embed_padded_sequences(kind):
+    model = small(0, kind=kind)
+    x, lengths = padded_batch([8, 5, 1])
+    embedding, logits = model(x, lengths)
+    assert embedding.shape == (3, 5) and logits.shape == (3, 4)
+    longer = torch.cat([x, torch.zeros(3, 4, 12)], dim=1)
+    assert torch.allclose(model.embed(x, lengths), model.embed(longer, lengths), atol=1e-6)
+    assert (model.lstm2 is None) == (kind == "single")
+
+
 def test_sub_sequences_share_lstm1_and_carry_no_state():
     model = small(0)
     x, lengths = padded_batch([6])

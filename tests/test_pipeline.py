@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "action2vec", ".dvc/config", ".dvcignore"]
 TINY = {
     "render": {"videos_per_class": 2, "frames": 16},
+    "zsl": {"ratios": ["80_20", "50_50"], "n_splits": 2, "variants": ["action2vec", "stacked_lstm"]},
     "pca": {"dims": 8},
     "sequence": {"steps": 6},
     "train": {"chunk": 3, "lstm1": 32, "lstm2": 16, "attention": 8, "epochs": 2,
@@ -59,12 +60,25 @@ def repo(tmp_path_factory):
 
 def test_repro_runs_every_stage_and_writes_metrics(repo):
     repo, repro = repo
-    for stage in ("render", "decode", "labels", "extract", "pca", "sequence", "train",
-                  "evaluate"):
+    for stage in ("render", "decode", "labels", "extract", "pca", "sequence", "splits",
+                  "train@action2vec-80_20", "train@stacked_lstm-50_50", "train_all",
+                  "baseline@50_50", "evaluate", "semantics"):
         assert f"Running stage '{stage}'" in repro.stdout
     zsl = json.loads((repo / "metrics/zsl.json").read_text())
-    assert 0 <= zsl["action2vec"]["top1"] <= 1 and 0 <= zsl["pooled_c3d"]["top1"] <= 1
-    assert zsl["n_unseen_classes"] == 5 and zsl["n_test_videos"] == 10
+    assert set(zsl) == {"80_20", "50_50"}
+    for ratio in zsl.values():
+        assert set(ratio) == {"action2vec", "stacked_lstm", "pooled_c3d", "chance"}
+        for variant in ("action2vec", "stacked_lstm", "pooled_c3d"):
+            scores = ratio[variant]
+            assert scores["n_splits"] == 2 and 0 <= scores["top1_mean"] <= scores["top5_mean"] <= 1
+    assert zsl["50_50"]["chance"]["top1_mean"] == 1 / 12
+    splits = json.loads((repo / "data/splits.json").read_text())
+    assert [len(s["unseen"]) for s in splits["80_20"]] == [5, 5]
+    wordnet = json.loads((repo / "metrics/wordnet.json").read_text())
+    assert wordnet["n_classes"] == 12 and -1 <= wordnet["action2vec"] <= 1
+    analogy = json.loads((repo / "metrics/analogy.json").read_text())
+    assert analogy["n_comparisons"] == 32 and 0 <= analogy["accuracy"] <= 1
+    assert (repo / "plots/tsne.png").read_bytes()[:4] == b"\x89PNG"
     assert "RANDOM initialisation" in repro.stderr  # no weights file: said loudly
 
 
@@ -77,7 +91,7 @@ def test_second_repro_does_no_work(repo):
 
 def test_same_params_give_the_same_metrics(repo):
     repo, _ = repo
-    sh(repo, "dvc", "repro", "--force", "--single-item", "train")
+    sh(repo, "dvc", "repro", "--force", "--single-item", "train@action2vec-80_20")
     sh(repo, "dvc", "repro")
     assert sh(repo, "git", "status", "--porcelain", "metrics").stdout == ""
 
@@ -85,10 +99,12 @@ def test_same_params_give_the_same_metrics(repo):
 def test_exp_run_with_lambda_reruns_only_training_and_metrics_diff_shows_it(repo):
     repo, _ = repo
     exp = sh(repo, "dvc", "exp", "run", "-S", "lambda=0.5")
-    assert "Running stage 'train'" in exp.stdout and "Running stage 'evaluate'" in exp.stdout
+    for stage in ("train@action2vec-80_20", "train_all", "evaluate", "semantics"):
+        assert f"Running stage '{stage}'" in exp.stdout
     assert "Running stage 'extract'" not in exp.stdout
+    assert "Running stage 'baseline@80_20'" not in exp.stdout
     diff = sh(repo, "dvc", "metrics", "diff").stdout
-    assert "metrics/train.json" in diff and "final_lambda" in diff and "0.5" in diff
+    assert "metrics/train.json" in diff and "action2vec.80_20.lambda" in diff and "0.5" in diff
 
 
 def test_misspelt_key_from_exp_run_is_an_error_naming_it(repo):

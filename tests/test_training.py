@@ -4,7 +4,7 @@ import torch
 
 from action2vec.evaluation import top_k_accuracy
 from action2vec.model import HRNN, HRNNConfig
-from action2vec.training import embed, split_classes, train
+from action2vec.training import draw_splits, embed, split_classes, train
 
 CLASSES = [f"c{i}" for i in range(10)]
 
@@ -14,6 +14,17 @@ def test_split_is_seeded_disjoint_and_complete():
     assert len(unseen) == 2 and sorted(seen + unseen) == sorted(CLASSES)
     assert split_classes(CLASSES, 0.2, seed=1) == (seen, unseen)
     assert any(split_classes(CLASSES, 0.2, seed=s)[1] != unseen for s in range(2, 6))
+
+
+def test_drawn_splits_follow_the_ratios_and_are_stable():
+    classes = [f"c{i}" for i in range(20)]
+    splits = draw_splits(classes, ["50_50", "90_10"], 3, seed=0)
+    assert [len(s["unseen"]) for s in splits["50_50"]] == [10, 10, 10]
+    assert [len(s["unseen"]) for s in splits["90_10"]] == [2, 2, 2]
+    assert len({tuple(s["unseen"]) for s in splits["50_50"]}) == 3  # three different splits
+    assert splits["all"] == [{"seen": sorted(classes), "unseen": sorted(classes)}]
+    more = draw_splits(classes, ["90_10", "50_50"], 5, seed=0)
+    assert more["50_50"][:3] == splits["50_50"]  # more splits keep the earlier ones
 
 
 def test_split_needs_two_seen_classes():

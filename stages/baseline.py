@@ -1,0 +1,51 @@
+"""Stage baseline@RATIO: the pooled-feature baseline of section 4.1 on every class split of a
+ratio: features averaged over time, mapped to word vectors by kernel ridge regression with
+Laplacian regularisation (params: baseline).
+
+Usage: python stages/baseline.py RATIO
+
+Writes data/baseline/RATIO/split-k.npz: the predicted word vectors of the unseen classes' videos.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from action2vec import Action2VecError, params
+from action2vec.evaluation import fit_laplacian_krr, pooled
+from action2vec.sequences import read_sequences
+from action2vec.stage import run
+
+SEQUENCES = Path("data/sequence/sequences.h5")
+LABELS = Path("data/labels/classes.json")
+SPLITS = Path("data/splits.json")
+OUT = Path("data/baseline")
+
+
+def main():
+    if len(sys.argv) != 2:
+        raise Action2VecError("usage: python stages/baseline.py RATIO")
+    ratio = sys.argv[1]
+    cfg = params.load("baseline")["baseline"]
+    splits = json.loads(SPLITS.read_text())
+    if ratio not in splits:
+        raise Action2VecError(f"ratio {ratio!r} is not in {SPLITS} (zsl.ratios: {list(splits)})")
+    data = read_sequences(SEQUENCES)
+    vectors = {c["name"]: c["vector"] for c in json.loads(LABELS.read_text())["classes"]}
+    features = pooled(data["sequences"], data["lengths"])
+    labels = np.array(data["label"])
+    out = OUT / ratio
+    out.mkdir(parents=True, exist_ok=True)
+    for k, split in enumerate(splits[ratio]):
+        train, test = np.isin(labels, split["seen"]), np.isin(labels, split["unseen"])
+        model = fit_laplacian_krr(features[train], np.array([vectors[c] for c in labels[train]]),
+                                  cfg["alpha"], cfg["gamma"], cfg["laplacian"],
+                                  cfg["neighbours"])
+        np.savez(out / f"split-{k}.npz", video_id=np.array(data["video_id"])[test],
+                 label=labels[test], embedding=model.predict(features[test]))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,81 @@
+"""Stage semantics: the analogy tests of section 4.2 on the model trained on every class
+(data/train/action2vec/all) (params: labels, semantics).
+
+- Word matrices (4.2.1, Table 3): Wu-Palmer similarity between the verbs (the gold standard)
+  against the cosine similarity of Action2Vec, the word vectors and the time-pooled features,
+  by row-wise Spearman correlation. Class names of several words are not WordNet entries, so the
+  unit is the verb: a verb's vector is the mean over all videos of the classes with that verb.
+- Vector arithmetic (4.2.2, Table 4): ``verb noun1 - noun1 + noun2`` -> nearest class.
+- Figure 2: t-SNE of the class embeddings.
+Writes metrics/wordnet.json, metrics/analogy.json, plots/analogy.csv, plots/tsne.png.
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from action2vec import Action2VecError, params, wordnet
+from action2vec.evaluation import pooled
+from action2vec.labels import load_vectors, read_name_map
+from action2vec.plots import tsne_png
+from action2vec.semantics import (class_means, class_verb, cosine_matrix, in_wordnet,
+                                  rowwise_spearman, vector_arithmetic, wup_matrix)
+from action2vec.sequences import read_sequences
+from action2vec.stage import run
+
+EMBEDDINGS = Path("data/train/action2vec/all/split-0.npz")
+SEQUENCES = Path("data/sequence/sequences.h5")
+LABELS = Path("data/labels/classes.json")
+WORDNET = Path("metrics/wordnet.json")
+ANALOGY = Path("metrics/analogy.json")
+EXAMPLES = Path("plots/analogy.csv")
+TSNE = Path("plots/tsne.png")
+log = logging.getLogger("semantics")
+
+
+def verb_matrices(a2v, features, video_verbs, verbs, vectors, wn, simulate_root):
+    """Row-wise Spearman of each embedding's verb similarity matrix against Wu-Palmer's."""
+    gold = wup_matrix(verbs, wn, simulate_root)
+    candidates = {"action2vec": class_means(a2v, video_verbs, verbs),
+                  "word2vec": np.array([vectors[v] for v in verbs]),
+                  "pooled_c3d": class_means(features, video_verbs, verbs)}
+    return {name: rowwise_spearman(gold, cosine_matrix(m)) for name, m in candidates.items()}
+
+
+def main():
+    p = params.load("labels", "semantics")
+    saved = np.load(EMBEDDINGS)
+    data = read_sequences(SEQUENCES)
+    if list(saved["video_id"]) != data["video_id"]:
+        raise Action2VecError(f"{EMBEDDINGS} and {SEQUENCES} list different videos; rerun train_all")
+    classes = [c["name"] for c in json.loads(LABELS.read_text())["classes"]]
+    name_map = read_name_map(p["labels"]["name_map"])
+    vectors = load_vectors(p["labels"]["vectors"])
+    wn = wordnet.load()
+
+    video_verbs = np.array([class_verb(c, name_map) for c in saved["label"]])
+    all_verbs = sorted(set(video_verbs))
+    verbs = [v for v, ok in zip(all_verbs, in_wordnet(all_verbs, wn)) if ok]
+    keep = np.isin(video_verbs, verbs)
+    scores = verb_matrices(saved["embedding"][keep], pooled(data["sequences"], data["lengths"])[keep],
+                           video_verbs[keep], verbs, vectors, wn, p["semantics"]["simulate_root"])
+    WORDNET.write_text(json.dumps({**scores, "n_classes": len(verbs), "unit": "verb",
+                                   "word_vectors": p["labels"]["vectors"],
+                                   "simulate_root": p["semantics"]["simulate_root"]}, indent=1))
+
+    means = dict(zip(classes, class_means(saved["embedding"], saved["label"], classes)))
+    accuracy, rows = vector_arithmetic(means, lambda w: vectors[w], classes, name_map)
+    ANALOGY.write_text(json.dumps({"n_comparisons": len(rows), "accuracy": accuracy}, indent=1))
+    EXAMPLES.parent.mkdir(exist_ok=True)
+    pd.DataFrame(rows, columns=["verb", "noun1", "noun2", "predicted", "correct"]).to_csv(
+        EXAMPLES, index=False)
+    tsne_png(TSNE, np.array([means[c] for c in classes]), classes, p["seed"],
+             "Action2Vec class embeddings (t-SNE)")
+    log.info("WordNet Spearman: %s; analogy %s of %d", scores, accuracy, len(rows))
+
+
+if __name__ == "__main__":
+    run(main)

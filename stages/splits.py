@@ -1,0 +1,31 @@
+"""Stage splits: the zero-shot class splits, drawn once from the seed and saved so that anyone can
+rerun the same ones (params: seed, zsl.ratios, zsl.n_splits)."""
+
+import json
+import logging
+from pathlib import Path
+
+from action2vec import Action2VecError, params
+from action2vec.stage import run
+from action2vec.training import draw_splits
+
+LABELS = Path("data/labels/classes.json")
+OUT = Path("data/splits.json")
+log = logging.getLogger("splits")
+
+
+def main():
+    p = params.load("zsl")
+    cfg = p["zsl"]
+    classes = [c["name"] for c in json.loads(LABELS.read_text())["classes"]]
+    try:
+        splits = draw_splits(classes, cfg["ratios"], cfg["n_splits"], p["seed"])
+    except ValueError as exc:
+        raise Action2VecError(f"zsl.ratios: {exc}")
+    OUT.write_text(json.dumps(splits, indent=1))
+    log.info("%d splits for each of %s over %d classes", cfg["n_splits"], cfg["ratios"],
+             len(classes))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,141 @@
+import math
+
+import numpy as np
+import pytest
+
+from action2vec import wordnet
+from action2vec.semantics import (analogy_pairs, class_means, class_verb, cosine_matrix,
+                                  in_wordnet, rowwise_spearman, vector_arithmetic, wup_matrix)
+
+
+@pytest.fixture(scope="module")
+def wn():
+    return wordnet.load()
+
+
+def random_matrix(n=8, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, n))
+
+
+def test_identical_matrices_correlate_perfectly():
+    a = random_matrix()
+    assert rowwise_spearman(a, a) == pytest.approx(1.0)
+
+
+def test_reversed_ranks_in_every_row_correlate_minus_one():
+    a = random_matrix()
+    b = np.eye(len(a))  # the diagonal is ignored, so it may stay as it is
+    for i, row in enumerate(a):
+        off = [j for j in range(len(a)) if j != i]
+        order = np.argsort(row[off])
+        b[i, np.array(off)[order]] = np.arange(len(off))[::-1]  # highest where a is lowest
+    assert rowwise_spearman(a, b) == pytest.approx(-1.0)
+
+
+def test_shuffled_rows_correlate_clearly_less_than_one():
+    a = random_matrix(20)
+    rng = np.random.default_rng(1)
+    b = np.array([rng.permutation(row) for row in a])
+    assert rowwise_spearman(a, b) < 0.5
+
+
+def test_diagonal_is_left_out():
+    a = random_matrix()
+    b = a.copy()
+    np.fill_diagonal(b, -100.0)  # would be the lowest rank in every row if it counted
+    assert rowwise_spearman(a, b) == pytest.approx(1.0)
+
+
+def test_constant_rows_are_skipped():
+    a = random_matrix(4)
+    b = a.copy()
+    b[0] = 5.0  # no ranks in row 0 of b
+    assert rowwise_spearman(a, b) == pytest.approx(1.0)
+    assert math.isnan(rowwise_spearman(np.ones((3, 3)), a[:3, :3]))
+
+
+def test_cosine_matrix_of_known_vectors():
+    m = cosine_matrix([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    assert m[0, 1] == pytest.approx(1.0)
+    assert m[0, 2] == pytest.approx(0.0)
+    assert m[0, 3] == pytest.approx(np.sqrt(0.5))
+    assert np.allclose(np.diag(m), 1.0) and np.allclose(m, m.T)
+
+
+def test_class_means_average_each_class_videos():
+    embeddings = np.array([[1.0, 0.0], [3.0, 2.0], [10.0, 10.0]])
+    means = class_means(embeddings, ["a", "a", "b"], ["b", "a"])
+    assert means.tolist() == [[10.0, 10.0], [2.0, 1.0]]
+    with pytest.raises(ValueError, match="'c'"):
+        class_means(embeddings, ["a", "a", "b"], ["c"])
+
+
+def test_analogy_pairs_of_verbs_with_several_nouns():
+    pairs = analogy_pairs(["roll ball", "roll box", "throw ball", "spin ring"])
+    assert pairs == [("roll", "ball", "box"), ("roll", "box", "ball")]
+
+
+def test_analogy_pairs_count_every_ordered_pair():
+    pairs = analogy_pairs(["throw ball", "throw box", "throw ring", "spin_box", "spin_ring"])
+    assert len(pairs) == 3 * 2 + 2 * 1
+    assert ("spin", "ring", "box") in pairs
+
+
+WORLD = ["roll ball", "roll box", "throw ball", "throw box", "throw ring", "spin ring",
+         "spin box"]
+
+
+def compositional(seed=0, dim=16):
+    """Word vectors for verbs and nouns, and class vectors that are exactly verb + noun."""
+    rng = np.random.default_rng(seed)
+    words = {w: rng.normal(size=dim) for name in WORLD for w in name.split()}
+    classes = {name: words[name.split()[0]] + words[name.split()[1]] for name in WORLD}
+    return words, classes
+
+
+def test_perfectly_compositional_vectors_pass_every_analogy():
+    words, classes = compositional()
+    accuracy, rows = vector_arithmetic(classes, words.__getitem__, WORLD)
+    assert accuracy == 1.0
+    assert len(rows) == len(analogy_pairs(WORLD)) == 2 + 6 + 2
+    assert rows[0] == {"verb": "roll", "noun1": "ball", "noun2": "box",
+                       "predicted": "roll box", "correct": True}
+
+
+def test_shuffled_class_vectors_fail_some_analogies():
+    words, classes = compositional()
+    names = list(classes)
+    shuffled = dict(zip(names, [classes[n] for n in np.random.default_rng(2).permutation(names)]))
+    accuracy, rows = vector_arithmetic(shuffled, words.__getitem__, WORLD)
+    assert accuracy < 1.0
+    assert sum(r["correct"] for r in rows) / len(rows) == accuracy
+
+
+def test_no_analogy_pairs_gives_no_accuracy():
+    assert vector_arithmetic({"spin ring": np.zeros(2)}, lambda w: np.zeros(2),
+                             ["spin ring"]) == (None, [])
+
+
+def test_class_verb_uses_the_name_map():
+    assert class_verb("throw_ball", {}) == "throw"
+    assert class_verb("PlayingPiano", {"playingpiano": ["play", "piano"]}) == "play"
+
+
+def test_wup_matrix_of_real_verbs(wn):
+    m = wup_matrix(["throw", "toss", "sleep"], wn)
+    assert np.allclose(m, m.T)
+    assert np.allclose(np.diag(m), 1.0)
+    assert m[0, 1] > m[0, 2] > 0.0
+
+
+def test_wup_without_simulated_root_has_zero_for_unrelated_verbs(wn):
+    with_root = wup_matrix(["throw", "sleep"], wn, simulate_root=True)
+    without = wup_matrix(["throw", "sleep"], wn, simulate_root=False)
+    assert with_root[0, 1] > 0.0  # a fake common root joins the two verb trees
+    assert without[0, 1] == 0.0  # no common ancestor: NLTK's None counts as 0.0
+
+
+def test_words_without_a_verb_synset(wn):
+    assert in_wordnet(["throw", "banana", "xyzzy"], wn) == [True, False, False]
+    with pytest.raises(ValueError, match="banana"):
+        wup_matrix(["throw", "banana"], wn)
