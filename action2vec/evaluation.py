@@ -2,7 +2,6 @@
 assign the nearest unseen class word vector by cosine similarity."""
 
 import numpy as np
-from sklearn.linear_model import Ridge
 
 
 def normalise(x):
@@ -25,11 +24,6 @@ def pooled(sequences, lengths):
     """Mean of each video's features over its true length (the pooled-feature baseline input)."""
     mask = np.arange(sequences.shape[1])[None, :] < np.asarray(lengths)[:, None]
     return (sequences * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
-
-
-def fit_ridge(features, word_vectors, alpha):
-    """A ridge regression from pooled video features to word vectors."""
-    return Ridge(alpha=alpha).fit(features, word_vectors)
 
 
 def zero_shot_report(embeddings, targets, class_vectors):

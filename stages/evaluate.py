@@ -12,10 +12,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from action2vec import params
 from action2vec.evaluation import rank_classes, zero_shot_report
+from action2vec.plots import write_confusion_csv
 from action2vec.stage import run
 
 LABELS = Path("data/labels/classes.json")
@@ -73,9 +73,7 @@ def main():
                       for k, split in enumerate(splits[ratio])]
             zsl[ratio][variant] = summarise([s[0] for s in scored])
             if variant == variants[0] and ratio == cfg["ratios"][0]:
-                CONFUSION.parent.mkdir(exist_ok=True)
-                pd.DataFrame({"actual": scored[0][1], "predicted": scored[0][2]}).to_csv(
-                    CONFUSION, index=False)
+                write_confusion_csv(CONFUSION, scored[0][1], scored[0][2])
             if variant != "pooled_c3d":
                 losses.setdefault(variant, {})[ratio] = final_losses(variant, ratio)
             log.info("%s %-12s top-1 %.3f ± %.3f", ratio, variant,
