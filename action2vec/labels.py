@@ -3,6 +3,7 @@ names not in verb form are first mapped to words that are (a CSV, kept as data).
 """
 
 import csv
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -70,6 +71,11 @@ def class_words(name, name_map):
     if key in name_map:
         return name_map[key]
     return key.replace("_", " ").replace("-", " ").split()
+
+
+def read_class_vectors(path):
+    """{class name: word vector} from the labels stage's classes.json."""
+    return {c["name"]: c["vector"] for c in json.loads(Path(path).read_text())["classes"]}
 
 
 def class_vectors(classes, vectors, name_map):

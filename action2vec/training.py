@@ -1,5 +1,6 @@
 """Training the HRNN on the seen classes of a zero-shot split."""
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -8,6 +9,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from action2vec import Action2VecError
 from action2vec.model import dual_loss, lambda_at
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,16 @@ def draw_splits(classes, ratios, n_splits, seed):
             splits[ratio].append({"seen": seen, "unseen": unseen})
     splits["all"] = [{"seen": sorted(classes), "unseen": sorted(classes)}]
     return splits
+
+
+def read_splits(path, ratio):
+    """The class splits of one ratio from the splits stage's file; a ratio not drawn is an
+    error naming the ratios that were."""
+    splits = json.loads(Path(path).read_text())
+    if ratio not in splits:
+        raise Action2VecError(f"ratio {ratio!r} is not in {path} (drawn: {list(splits)}; "
+                              "see zsl.ratios)")
+    return splits[ratio]
 
 
 def split_classes(classes, unseen_fraction, seed):

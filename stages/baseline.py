@@ -7,7 +7,6 @@ Usage: python stages/baseline.py RATIO
 Writes data/baseline/RATIO/split-k.npz: the predicted word vectors of the unseen classes' videos.
 """
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,8 +14,10 @@ import numpy as np
 
 from action2vec import Action2VecError, params
 from action2vec.evaluation import fit_laplacian_krr, pooled
+from action2vec.labels import read_class_vectors
 from action2vec.sequences import read_sequences
 from action2vec.stage import run
+from action2vec.training import read_splits
 
 SEQUENCES = Path("data/sequence/sequences.h5")
 LABELS = Path("data/labels/classes.json")
@@ -29,16 +30,14 @@ def main():
         raise Action2VecError("usage: python stages/baseline.py RATIO")
     ratio = sys.argv[1]
     cfg = params.load("baseline")["baseline"]
-    splits = json.loads(SPLITS.read_text())
-    if ratio not in splits:
-        raise Action2VecError(f"ratio {ratio!r} is not in {SPLITS} (zsl.ratios: {list(splits)})")
+    splits = read_splits(SPLITS, ratio)
     data = read_sequences(SEQUENCES)
-    vectors = {c["name"]: c["vector"] for c in json.loads(LABELS.read_text())["classes"]}
+    vectors = read_class_vectors(LABELS)
     features = pooled(data["sequences"], data["lengths"])
     labels = np.array(data["label"])
     out = OUT / ratio
     out.mkdir(parents=True, exist_ok=True)
-    for k, split in enumerate(splits[ratio]):
+    for k, split in enumerate(splits):
         train, test = np.isin(labels, split["seen"]), np.isin(labels, split["unseen"])
         model = fit_laplacian_krr(features[train], np.array([vectors[c] for c in labels[train]]),
                                   cfg["alpha"], cfg["gamma"], cfg["laplacian"],

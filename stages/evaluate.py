@@ -15,6 +15,7 @@ import numpy as np
 
 from action2vec import params
 from action2vec.evaluation import rank_classes, zero_shot_report
+from action2vec.labels import read_class_vectors
 from action2vec.plots import write_confusion_csv
 from action2vec.stage import run
 
@@ -62,7 +63,7 @@ def final_losses(variant, ratio):
 def main():
     cfg = params.load("zsl")["zsl"]
     splits = json.loads(SPLITS.read_text())
-    vectors = {c["name"]: c["vector"] for c in json.loads(LABELS.read_text())["classes"]}
+    vectors = read_class_vectors(LABELS)
     variants = cfg["variants"] + ["pooled_c3d"]
     zsl, losses = {}, {}
     for ratio in cfg["ratios"]:

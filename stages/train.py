@@ -26,7 +26,8 @@ from action2vec.extractors import file_sha256
 from action2vec.model import HRNN, HRNNConfig, save_model
 from action2vec.sequences import read_sequences
 from action2vec.stage import run
-from action2vec.training import VARIANTS, embed, seed_everything, train
+from action2vec.labels import read_class_vectors
+from action2vec.training import VARIANTS, embed, read_splits, seed_everything, train
 
 SEQUENCES = Path("data/sequence/sequences.h5")
 LABELS = Path("data/labels/classes.json")
@@ -72,15 +73,13 @@ def main():
         raise Action2VecError(f"unknown variant {variant!r}; choose from {sorted(VARIANTS)}")
     if p["train"]["device"] == "cuda" and not torch.cuda.is_available():
         raise Action2VecError("train.device: cuda requested but no GPU is visible")
-    splits = json.loads(SPLITS.read_text())
-    if ratio not in splits:
-        raise Action2VecError(f"ratio {ratio!r} is not in {SPLITS} (zsl.ratios: {list(splits)})")
+    splits = read_splits(SPLITS, ratio)
     data = read_sequences(SEQUENCES)
-    vectors = {c["name"]: c["vector"] for c in json.loads(LABELS.read_text())["classes"]}
+    vectors = read_class_vectors(LABELS)
     out = OUT / variant / ratio
     out.mkdir(parents=True, exist_ok=True)
     labels = np.array(data["label"])
-    for k, split in enumerate(splits[ratio]):
+    for k, split in enumerate(splits):
         log.info("%s %s split %d: %d seen classes, %d test classes", variant, ratio, k,
                  len(split["seen"]), len(split["unseen"]))
         resume = resume_path(p, variant, ratio, k, split)

@@ -1,10 +1,13 @@
+import json
+
 import numpy as np
 import pytest
 import torch
 
+from action2vec import Action2VecError
 from action2vec.evaluation import top_k_accuracy
 from action2vec.model import HRNN, HRNNConfig
-from action2vec.training import draw_splits, embed, split_classes, train
+from action2vec.training import draw_splits, embed, read_splits, split_classes, train
 
 CLASSES = [f"c{i}" for i in range(10)]
 
@@ -80,3 +83,11 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path):
     assert resumed == whole
     for a, b in zip(whole_model.parameters(), resumed_model.parameters()):
         assert torch.equal(a, b)
+
+
+def test_read_splits_names_a_ratio_that_was_not_drawn(tmp_path):
+    path = tmp_path / "splits.json"
+    path.write_text(json.dumps(draw_splits(CLASSES, ["80_20"], 1, seed=0)))
+    assert read_splits(path, "80_20") == draw_splits(CLASSES, ["80_20"], 1, seed=0)["80_20"]
+    with pytest.raises(Action2VecError, match="ratio '50_50' is not in .*drawn: \\['80_20', 'all'\\]"):
+        read_splits(path, "50_50")
