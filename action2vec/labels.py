@@ -3,6 +3,7 @@ names not in verb form are first mapped to words that are (a CSV, kept as data).
 """
 
 import csv
+import re
 import json
 from importlib import resources
 from pathlib import Path
@@ -66,11 +67,13 @@ def read_name_map(path=None):
 
 
 def class_words(name, name_map):
-    """The words whose vectors stand for a class name."""
+    """The words whose vectors stand for a class name: the name map's entry, else the name split
+    at spaces, underscores, hyphens and CamelCase humps ("ApplyEyeMakeup", "brush_hair")."""
     key = name.strip().lower()
     if key in name_map:
         return name_map[key]
-    return key.replace("_", " ").replace("-", " ").split()
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name.strip())
+    return spaced.lower().replace("_", " ").replace("-", " ").split()
 
 
 def read_class_vectors(path):

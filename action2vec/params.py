@@ -77,7 +77,7 @@ def unique_list(*options):
 SCHEMA = {
     "seed": integer(0),
     "lambda": number(0),
-    "dataset": {"name": choice("embedded"), "root": text},
+    "dataset": {"name": choice("embedded", "ucf101", "hmdb51"), "root": text},
     "render": {"videos_per_class": integer(1), "frames": integer(1),
                "width": integer(16), "height": integer(16)},
     "decode": {"fps": number(1), "max_seconds": number(0.1), "workers": integer(1)},

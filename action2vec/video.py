@@ -3,6 +3,7 @@ duration (section 3.2: 30 fps, 14 s), with a check that they really decode.
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -92,6 +93,8 @@ def probe(path, fps, max_seconds):
     info = {"frames": 0, "fps": 0.0, "duration": 0.0, "width": 0, "height": 0,
             "used_frames": 0, "status": "rejected", "reason": ""}
     try:
+        if not Path(path).is_file():
+            raise FileNotFoundError("missing file")
         reader = open_reader(path)
         info["frames"] = len(reader)
         info["fps"] = float(reader.get_avg_fps())

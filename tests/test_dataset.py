@@ -23,3 +23,89 @@ def test_clear_errors_for_bad_datasets(tmp_path):
     (tmp_path / "index.csv").write_text("file,label\nx.mp4,a\n")
     with pytest.raises(Action2VecError, match="header 'path,class'"):
         list_videos("embedded", tmp_path)
+
+
+def ucf_layout(root, video_file, classes=("ApplyEyeMakeup", "Basketball")):
+    """A UCF101 directory as published, with real (tiny) videos."""
+    lists = root / "ucfTrainTestlist"
+    lists.mkdir(parents=True)
+    (lists / "classInd.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(classes, 1)))
+    train, test = [], []
+    for i, name in enumerate(classes, 1):
+        folder = root / "UCF-101" / name
+        folder.mkdir(parents=True)
+        for group in (1, 8):
+            rel = f"{name}/v_{name}_g{group:02d}_c01.avi"
+            (root / "UCF-101" / rel).write_bytes(video_file("src.avi", n_frames=8).read_bytes())
+            (train if group == 8 else test).append(rel)
+        train[-1] = f"{train[-1]} {i}"
+    for k in (1, 2, 3):
+        (lists / f"trainlist0{k}.txt").write_text("\n".join(train) + "\n")
+        (lists / f"testlist0{k}.txt").write_text("\n".join(test) + "\n")
+    return lists
+
+
+def test_ucf101_layout_gives_classes_labels_and_paths(tmp_path, video_file):
+    ucf_layout(tmp_path, video_file)
+    videos = list_videos("ucf101", tmp_path)
+    assert len(videos) == 4
+    assert {v["class"] for v in videos} == {"ApplyEyeMakeup", "Basketball"}
+    first = videos[0]
+    assert first["id"] == "UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01"
+    assert first["path"] == str(tmp_path / "UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi")
+
+
+def test_ucf101_unknown_class_wrong_label_and_malformed_line(tmp_path, video_file):
+    lists = ucf_layout(tmp_path, video_file)
+    good = (lists / "testlist02.txt").read_text()
+    (lists / "testlist02.txt").write_text(good + "Surfing/v_Surfing_g01_c01.avi\n")
+    with pytest.raises(Action2VecError, match=r"testlist02.txt:3: class 'Surfing' is not in"):
+        list_videos("ucf101", tmp_path)
+    (lists / "testlist02.txt").write_text(good + "not a path at all\n")
+    with pytest.raises(Action2VecError, match=r"testlist02.txt:3: malformed line"):
+        list_videos("ucf101", tmp_path)
+    (lists / "testlist02.txt").write_text(good)
+    (lists / "trainlist03.txt").write_text("Basketball/v_Basketball_g08_c01.avi 1\n")
+    with pytest.raises(Action2VecError, match="label 1 but classInd.txt gives Basketball the "
+                                              "number 2"):
+        list_videos("ucf101", tmp_path)
+
+
+def test_ucf101_missing_file_is_listed_and_rejected_by_decode(tmp_path, video_file):
+    from action2vec.video import probe
+
+    ucf_layout(tmp_path, video_file)
+    gone = tmp_path / "UCF-101/Basketball/v_Basketball_g01_c01.avi"
+    gone.unlink()
+    videos = {v["path"]: v for v in list_videos("ucf101", tmp_path)}
+    assert str(gone) in videos
+    info = probe(gone, fps=30, max_seconds=14)
+    assert info["status"] == "rejected" and "missing file" in info["reason"]
+
+
+def test_hmdb51_layout_and_its_errors(tmp_path, video_file):
+    lists = tmp_path / "testTrainMulti_7030_splits"
+    lists.mkdir()
+    for name in ("brush_hair", "ride_bike"):
+        (tmp_path / name).mkdir()
+        lines = []
+        for k, tag in enumerate((1, 2, 0)):
+            video = f"{name}_clip_{k}.avi"
+            (tmp_path / name / video).write_bytes(video_file("s.avi", n_frames=8).read_bytes())
+            lines.append(f"{video} {tag}")
+        for split in (1, 2, 3):
+            (lists / f"{name}_test_split{split}.txt").write_text("\n".join(lines) + "\n")
+    videos = list_videos("hmdb51", tmp_path)
+    assert len(videos) == 6 and {v["class"] for v in videos} == {"brush_hair", "ride_bike"}
+    assert videos[0]["id"] == "brush_hair/brush_hair_clip_0"
+    (lists / "ride_bike_test_split1.txt").write_text("ride_bike_clip_0.avi 7\n")
+    with pytest.raises(Action2VecError, match=r"ride_bike_test_split1.txt:1: malformed line"):
+        list_videos("hmdb51", tmp_path)
+
+
+def test_camel_case_and_underscore_names_split_into_words():
+    from action2vec.labels import class_words
+
+    assert class_words("ApplyEyeMakeup", {}) == ["apply", "eye", "makeup"]
+    assert class_words("brush_hair", {}) == ["brush", "hair"]
+    assert class_words("YoYo", {}) == ["yo", "yo"]
