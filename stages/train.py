@@ -39,8 +39,8 @@ log = logging.getLogger("train")
 
 
 def resume_path(*key):
-    """Where an unfinished run with these params, split and inputs keeps its state."""
-    text = json.dumps([*key, file_sha256(SEQUENCES), file_sha256(LABELS)], sort_keys=True)
+    """Where an unfinished run with this key (params, split, input checksums) keeps its state."""
+    text = json.dumps(key, sort_keys=True)
     return RESUME / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.pt"
 
 
@@ -79,10 +79,11 @@ def main():
     out = OUT / variant / ratio
     out.mkdir(parents=True, exist_ok=True)
     labels = np.array(data["label"])
+    inputs = [file_sha256(SEQUENCES), file_sha256(LABELS)]  # once, not once per split
     for k, split in enumerate(splits):
         log.info("%s %s split %d: %d seen classes, %d test classes", variant, ratio, k,
                  len(split["seen"]), len(split["unseen"]))
-        resume = resume_path(p, variant, ratio, k, split)
+        resume = resume_path(p, variant, ratio, k, split, inputs)
         model, history = fit_split(variant, split, data, vectors, p, resume)
         save_model(out / f"split-{k}.pt", model, {"variant": variant, "split": split,
                                                   "steps": data["sequences"].shape[1]})
