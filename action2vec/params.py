@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from action2vec import Action2VecError
+from action2vec.dataset import DATASETS
 
 SHARED = ("seed", "lambda")
 
@@ -77,12 +78,12 @@ def unique_list(*options):
 SCHEMA = {
     "seed": integer(0),
     "lambda": number(0),
-    "dataset": {"name": choice("embedded", "ucf101", "hmdb51"), "root": text},
+    "dataset": {"name": choice(*DATASETS), "root": text},
     "render": {"videos_per_class": integer(1), "frames": integer(1),
                "width": integer(16), "height": integer(16)},
     "decode": {"fps": number(1), "max_seconds": number(0.1), "workers": integer(1)},
     "labels": {"vectors": text, "name_map": optional(text)},
-    "features": {"backbone": choice("c3d"), "layer": text, "weights": optional(text),
+    "features": {"backbone": choice("c3d", "i3d"), "layer": text, "weights": optional(text),
                  "stride": integer(1), "batch_size": integer(1), "shard_videos": integer(1),
                  "device": choice("cpu", "cuda")},
     "pca": {"dims": integer(1), "max_fit_samples": integer(1)},

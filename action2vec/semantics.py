@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from action2vec.evaluation import normalise
-from action2vec.labels import class_words
+from action2vec.labels import class_name, split_name
 
 
 def first_verb_synset(word, wordnet):
@@ -29,8 +29,8 @@ def in_wordnet(words, wordnet):
 
 
 def class_verb(name, name_map):
-    """The verb of a class name: the first of the words that stand for it."""
-    return class_words(name, name_map)[0]
+    """The verb of a class name (the name map's, else its first word)."""
+    return class_name(name, name_map).verb
 
 
 def wup_matrix(words, wordnet, simulate_root=True):
@@ -88,9 +88,9 @@ def class_means(embeddings, labels, classes):
 
 
 def verb_noun(name, name_map=None):
-    """(verb, noun) of a class name, the noun being the words after the verb; None if one word."""
-    words = class_words(name, name_map or {})
-    return (words[0], " ".join(words[1:])) if len(words) > 1 else None
+    """(verb, noun) of a class name of the form "verb + object"; None for other names."""
+    entry = class_name(name, name_map or {})
+    return (entry.verb, entry.noun) if entry.noun else None
 
 
 def analogy_pairs(classes, name_map=None):
@@ -123,3 +123,42 @@ def vector_arithmetic(class_vectors, word_vector, classes, name_map=None):
     if not rows:
         return None, []
     return float(np.mean([r["correct"] for r in rows])), rows
+
+
+def verb_correlation(verbs, word_vector, wordnet, simulate_root=True):
+    """Table 3's "WordNet vs word vectors" with the verb as the unit: the row-wise Spearman
+    correlation between Wu-Palmer similarity and word-vector cosine over distinct verbs."""
+    verbs = sorted(set(verbs))
+    gold = wup_matrix(verbs, wordnet, simulate_root)
+    return rowwise_spearman(gold, cosine_matrix([word_vector(v) for v in verbs]))
+
+
+def wordnet_lemma(name, wordnet):
+    """The class name itself as a WordNet verb lemma ("Walking" -> "walking", found as walk;
+    "playing piano" -> "playing_piano", not found), or None."""
+    lemma = "_".join(split_name(name))
+    return lemma if lemma and wordnet.synsets(lemma, pos="v") else None
+
+
+def label_semantics(classes, name_map, word_vector, wordnet, simulate_root=True):
+    """The parts of section 4.2 that need no video, for one dataset's class list.
+
+    - ``verbs``: WordNet vs word vectors over the classes' distinct verbs (the unit the
+      semantics stage uses with videos);
+    - ``names_in_wordnet``: the paper's literal reading, only the class names that are
+      themselves in WordNet (mostly one-word names), each with its class vector;
+    - ``comparisons``: the number of vector-arithmetic tests (Table 4, first row).
+    """
+    verbs = [class_verb(c, name_map) for c in classes]
+    lemmas = {c: wordnet_lemma(c, wordnet) for c in classes}
+    named = [c for c in classes if lemmas[c]]
+    by_name = {"n": len(named), "spearman": None}
+    if len(named) > 2:
+        gold = wup_matrix([lemmas[c] for c in named], wordnet, simulate_root)
+        mean = [np.mean([word_vector(w) for w in class_name(c, name_map).words], 0) for c in named]
+        by_name["spearman"] = rowwise_spearman(gold, cosine_matrix(mean))
+    return {"n_classes": len(classes),
+            "verbs": {"n": len(set(verbs)),
+                      "spearman": verb_correlation(verbs, word_vector, wordnet, simulate_root)},
+            "names_in_wordnet": by_name,
+            "comparisons": len(analogy_pairs(classes, name_map))}

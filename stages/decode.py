@@ -18,6 +18,7 @@ from action2vec.stage import run
 from action2vec.video import probe
 
 OUT = Path("data/decode")
+SHOWN = 20  # rejected videos named one by one in the log; all are in rejected.csv
 log = logging.getLogger("decode")
 
 
@@ -42,8 +43,12 @@ def main():
     table.to_csv(OUT / "videos.csv", index=False)
     rejected = table[table.status != "ok"][["id", "path", "class", "reason"]]
     rejected.to_csv(OUT / "rejected.csv", index=False)
-    for row in rejected.itertuples():
+    for row in rejected.head(SHOWN).itertuples():
         log.warning("rejected %s: %s", row.path, row.reason)
+    if len(rejected) > SHOWN:
+        log.warning("... and %d more, all in %s", len(rejected) - SHOWN, OUT / "rejected.csv")
+    for reason, count in rejected.reason.value_counts().head(SHOWN).items():
+        log.warning("%d rejected: %s", count, reason)
     ok = len(table) - len(rejected)
     log.info("%d of %d videos decode, %d classes", ok, len(table),
              table[table.status == "ok"]["class"].nunique())

@@ -17,11 +17,12 @@ log = logging.getLogger("labels")
 
 
 def main():
-    cfg = params.load("labels")["labels"]
+    p = params.load("dataset", "labels")
+    cfg = p["labels"]
     table = pd.read_csv(VIDEOS)
     classes = sorted(table[table.status == "ok"]["class"].unique())
     vectors = load_vectors(cfg["vectors"])
-    name_map = read_name_map(cfg["name_map"])
+    name_map = read_name_map(cfg["name_map"], dataset=p["dataset"]["name"])
     matrix = class_vectors(classes, vectors, name_map)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({

@@ -45,14 +45,19 @@ def verb_matrices(a2v, features, video_verbs, verbs, vectors, wn, simulate_root)
     return {name: rowwise_spearman(gold, cosine_matrix(m)) for name, m in candidates.items()}
 
 
+def phrase_vector(words, vectors):
+    """The mean word vector of a space-separated phrase (a noun such as "eye makeup")."""
+    return np.mean([vectors[w] for w in words.split()], axis=0)
+
+
 def main():
-    p = params.load("labels", "semantics")
+    p = params.load("dataset", "labels", "semantics")
     saved = np.load(EMBEDDINGS)
     data = read_sequences(SEQUENCES)
     if list(saved["video_id"]) != data["video_id"]:
         raise Action2VecError(f"{EMBEDDINGS} and {SEQUENCES} list different videos; rerun train_all")
     classes = [c["name"] for c in json.loads(LABELS.read_text())["classes"]]
-    name_map = read_name_map(p["labels"]["name_map"])
+    name_map = read_name_map(p["labels"]["name_map"], dataset=p["dataset"]["name"])
     vectors = load_vectors(p["labels"]["vectors"])
     wn = wordnet.load()
 
@@ -67,7 +72,8 @@ def main():
                                    "simulate_root": p["semantics"]["simulate_root"]}, indent=1))
 
     means = dict(zip(classes, class_means(saved["embedding"], saved["label"], classes)))
-    accuracy, rows = vector_arithmetic(means, lambda w: vectors[w], classes, name_map)
+    accuracy, rows = vector_arithmetic(means, lambda noun: phrase_vector(noun, vectors), classes,
+                                       name_map)
     ANALOGY.write_text(json.dumps({"n_comparisons": len(rows), "accuracy": accuracy}, indent=1))
     EXAMPLES.parent.mkdir(exist_ok=True)
     pd.DataFrame(rows, columns=["verb", "noun1", "noun2", "predicted", "correct"]).to_csv(

@@ -37,3 +37,27 @@ def video_file(tmp_path):
             return encode(path, moving_bar(n_frames, height, width), fps, "mpeg4", "avi")
         return encode(path, moving_bar(n_frames, height, width), fps)
     return make
+
+
+KINETICS_HEADER = "label,youtube_id,time_start,time_end,split\n"
+
+
+def kinetics_layout(root, video_file, flat=False):
+    """Kinetics-400 as downloaded: annotation CSVs and <ytid>_<start>_<end>.mp4 clips, in
+    per-class folders (spaces as underscores, as some download scripts write them) or flat.
+    One annotated clip of each list is missing, as YouTube videos go."""
+    (root / "annotations").mkdir(parents=True)
+    rows = {"train": [("playing piano", "abc-DEF_123", 5, 15), ("abseiling", "x0", 0, 10),
+                      ("playing piano", "gone", 1, 11)],
+            "validate": [("abseiling", "y1", 12, 22), ("abseiling", "gone2", 3, 13)]}
+    for split, clips in rows.items():
+        lines = [f"{label},{ytid},{start},{end},{split}" for label, ytid, start, end in clips]
+        (root / "annotations" / f"{split}.csv").write_text(KINETICS_HEADER + "\n".join(lines) + "\n")
+        for label, ytid, start, end in clips:
+            if ytid.startswith("gone"):
+                continue
+            folder = root / split if flat else root / split / label.replace(" ", "_")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{ytid}_{start:06d}_{end:06d}.mp4").write_bytes(
+                video_file("k.mp4", n_frames=8).read_bytes())
+    return root / "annotations"

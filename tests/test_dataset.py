@@ -2,6 +2,7 @@ import pytest
 
 from action2vec import Action2VecError
 from action2vec.dataset import list_videos
+from conftest import kinetics_layout
 
 
 def test_embedded_index_lists_paths_classes_and_ids(tmp_path):
@@ -71,6 +72,14 @@ def test_ucf101_unknown_class_wrong_label_and_malformed_line(tmp_path, video_fil
         list_videos("ucf101", tmp_path)
 
 
+def test_ucf101_class_not_in_the_published_list_is_an_error(tmp_path, video_file):
+    lists = ucf_layout(tmp_path, video_file)
+    (lists / "classInd.txt").write_text("1 ApplyEyeMakeup\n2 BasketBall\n")
+    with pytest.raises(Action2VecError, match=r"classInd.txt:2: class 'BasketBall' is not a "
+                                              "UCF101 class"):
+        list_videos("ucf101", tmp_path)
+
+
 def test_ucf101_missing_file_is_listed_and_rejected_by_decode(tmp_path, video_file):
     from action2vec.video import probe
 
@@ -101,6 +110,51 @@ def test_hmdb51_layout_and_its_errors(tmp_path, video_file):
     (lists / "ride_bike_test_split1.txt").write_text("ride_bike_clip_0.avi 7\n")
     with pytest.raises(Action2VecError, match=r"ride_bike_test_split1.txt:1: malformed line"):
         list_videos("hmdb51", tmp_path)
+
+
+def test_hmdb51_class_not_in_the_published_list_is_an_error(tmp_path):
+    lists = tmp_path / "testTrainMulti_7030_splits"
+    lists.mkdir()
+    (lists / "brush_hiar_test_split1.txt").write_text("a.avi 1\n")
+    with pytest.raises(Action2VecError, match="brush_hiar_test_split1.txt: class 'brush_hiar' is "
+                                              "not an HMDB51 class"):
+        list_videos("hmdb51", tmp_path)
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_kinetics400_layout_lists_clips_and_their_classes(tmp_path, video_file, flat):
+    kinetics_layout(tmp_path, video_file, flat)
+    videos = {v["id"]: v for v in list_videos("kinetics400", tmp_path)}
+    assert sorted(videos) == ["abc-DEF_123_000005_000015", "gone2_000003_000013",
+                              "gone_000001_000011", "x0_000000_000010", "y1_000012_000022"]
+    clip = videos["abc-DEF_123_000005_000015"]
+    assert clip["class"] == "playing piano"
+    folder = "train" if flat else "train/playing_piano"
+    assert clip["path"] == str(tmp_path / folder / "abc-DEF_123_000005_000015.mp4")
+    assert videos["y1_000012_000022"]["class"] == "abseiling"
+
+
+def test_kinetics400_errors_name_the_file_and_line(tmp_path, video_file):
+    lists = kinetics_layout(tmp_path, video_file)
+    good = (lists / "validate.csv").read_text()
+    (lists / "validate.csv").write_text(good + "abseilling,z9,0,10,validate\n")
+    with pytest.raises(Action2VecError, match=r"validate.csv:4: class 'abseilling' is not a "
+                                              "Kinetics-400 class"):
+        list_videos("kinetics400", tmp_path)
+    (lists / "validate.csv").write_text(good + "abseiling,z9,zero,10,validate\n")
+    with pytest.raises(Action2VecError, match=r"validate.csv:4: time_start/time_end are not"):
+        list_videos("kinetics400", tmp_path)
+    (lists / "validate.csv").write_text(good + "abseiling,z9\n")
+    with pytest.raises(Action2VecError, match=r"validate.csv:4: malformed line"):
+        list_videos("kinetics400", tmp_path)
+    (lists / "validate.csv").write_text(good + "abseiling,abc-DEF_123,5,15,validate\n")
+    with pytest.raises(Action2VecError, match=r"validate.csv:4: .*000015.mp4 lies in the folder "
+                                              "of class 'playing piano' but is annotated "
+                                              "'abseiling'"):
+        list_videos("kinetics400", tmp_path)
+    (lists / "validate.csv").write_text("youtube_id,label\n")
+    with pytest.raises(Action2VecError, match=r"validate.csv: missing the columns"):
+        list_videos("kinetics400", tmp_path)
 
 
 def test_camel_case_and_underscore_names_split_into_words():

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from action2vec import Action2VecError
-from action2vec.labels import class_vectors, class_words, load_vectors, read_name_map
+from action2vec import wordnet
+from action2vec.labels import (ClassName, class_vectors, class_words, load_vectors,
+                               packaged_classes, read_name_map)
 from action2vec.render import CLASSES
 
 
@@ -22,12 +24,56 @@ def test_multi_word_names_average_their_words(glove):
 
 
 def test_name_map_turns_names_into_verb_words(glove, tmp_path):
-    name_map = read_name_map()
-    assert class_words("Walking", name_map) == ["walk"]
     assert class_words("Apply_Eye-Makeup", {}) == ["apply", "eye", "makeup"]
     custom = tmp_path / "map.csv"
     custom.write_text("name,words\nBlowDryHair,dry hair\n")
-    assert class_words("blowdryhair", read_name_map(custom)) == ["dry", "hair"]
+    entry = read_name_map(custom)["blowdryhair"]
+    assert entry == ClassName(["dry", "hair"], "dry", None)
+    assert class_words("BlowDryHair", read_name_map(custom)) == ["dry", "hair"]
+    custom.write_text("name,verb,noun,words\nPlayingDaf,play,daf,play tambourine\n")
+    assert read_name_map(custom)["playingdaf"] == ClassName(["play", "tambourine"], "play", "daf")
+
+
+def test_bad_name_maps_are_refused_naming_file_and_line(tmp_path):
+    custom = tmp_path / "map.csv"
+    custom.write_text("name,verb\nrun,run\n")
+    with pytest.raises(Action2VecError, match="needs the columns name,words"):
+        read_name_map(custom)
+    custom.write_text("name,words\nrun,run\nwalk,\n")
+    with pytest.raises(Action2VecError, match=r"map.csv:3: no words for 'walk'"):
+        read_name_map(custom)
+    custom.write_text("dataset,name,words\na,Run,run\nb,run,jog\n")
+    with pytest.raises(Action2VecError, match=r"map.csv:3: 'run' is mapped twice"):
+        read_name_map(custom)
+    assert read_name_map(custom, dataset="b")["run"].words == ["jog"]
+    with pytest.raises(Action2VecError, match="nowhere.csv not found"):
+        read_name_map(tmp_path / "nowhere.csv")
+
+
+PUBLISHED = {"ucf101": 101, "hmdb51": 51, "kinetics400": 400}
+
+
+def test_packaged_map_lists_every_class_of_the_three_datasets():
+    for dataset, count in PUBLISHED.items():
+        names = packaged_classes(dataset)
+        assert len(names) == len(set(names)) == count, dataset
+        assert len(read_name_map(dataset=dataset)) == count
+    assert {"ApplyEyeMakeup", "YoYo", "PlayingDaf"} <= set(packaged_classes("ucf101"))
+    assert {"brush_hair", "flic_flac", "sword_exercise"} <= set(packaged_classes("hmdb51"))
+    assert {"abseiling", "clean and jerk", "zumba"} <= set(packaged_classes("kinetics400"))
+    with pytest.raises(Action2VecError, match="no dataset 'ucf'"):
+        packaged_classes("ucf")
+
+
+def test_every_packaged_word_is_in_the_default_vectors_and_every_verb_in_wordnet(glove):
+    wn = wordnet.load()
+    for dataset in PUBLISHED:
+        for name, entry in read_name_map(dataset=dataset).items():
+            words = entry.words + entry.verb.split() + (entry.noun or "").split()
+            missing = [w for w in words if w not in glove.key_to_index]
+            assert not missing, f"{dataset} {name!r}: {missing} not in GloVe"
+            assert len(entry.verb.split()) == 1 and wn.synsets(entry.verb, pos="v"), \
+                f"{dataset} {name!r}: verb {entry.verb!r} has no WordNet verb synset"
 
 
 def test_missing_word_names_class_and_word(glove):
@@ -36,7 +82,7 @@ def test_missing_word_names_class_and_word(glove):
 
 
 def test_every_embedded_class_word_is_in_the_default_vectors(glove):
-    vectors = class_vectors(CLASSES, glove, read_name_map())
+    vectors = class_vectors(CLASSES, glove, read_name_map(dataset="embedded"))
     assert vectors.shape == (len(CLASSES), 50)
 
 

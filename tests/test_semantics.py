@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from action2vec import wordnet
+from action2vec.labels import ClassName
 from action2vec.semantics import (analogy_pairs, class_means, class_verb, cosine_matrix,
-                                  in_wordnet, rowwise_spearman, vector_arithmetic, wup_matrix)
+                                  in_wordnet, label_semantics, rowwise_spearman,
+                                  vector_arithmetic, verb_noun, wup_matrix)
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +118,39 @@ def test_no_analogy_pairs_gives_no_accuracy():
                              ["spin ring"]) == (None, [])
 
 
-def test_class_verb_uses_the_name_map():
+def test_class_verb_and_noun_come_from_the_name_map():
+    name_map = {"playingpiano": ClassName(["play", "piano"], "play", "piano"),
+                "billiards": ClassName(["billiards"], "play", None)}
     assert class_verb("throw_ball", {}) == "throw"
-    assert class_verb("PlayingPiano", {"playingpiano": ["play", "piano"]}) == "play"
+    assert class_verb("PlayingPiano", name_map) == "play"
+    assert class_verb("Billiards", name_map) == "play"
+    assert verb_noun("PlayingPiano", name_map) == ("play", "piano")
+    assert verb_noun("Billiards", name_map) is None  # an inferred verb makes no analogy group
+    assert verb_noun("walk", {}) is None
+
+
+def test_label_semantics_counts_and_correlates_without_video(wn):
+    name_map = {"playingpiano": ClassName(["play", "piano"], "play", "piano"),
+                "playingviolin": ClassName(["play", "violin"], "play", "violin"),
+                "playingflute": ClassName(["play", "flute"], "play", "flute"),
+                "billiards": ClassName(["billiards"], "play", None)}
+    classes = ["PlayingPiano", "PlayingViolin", "PlayingFlute", "Billiards", "throw ball",
+               "Walking", "Running", "Sleeping"]
+    rng = np.random.default_rng(0)
+    vocab = {}
+
+    def vector(word):
+        return vocab.setdefault(word, rng.normal(size=8))
+
+    out = label_semantics(classes, name_map, vector, wn)
+    assert out["n_classes"] == 8
+    assert out["comparisons"] == 3 * 2  # play: piano, violin, flute; Billiards has no noun
+    verbs = ["play", "running", "sleeping", "throw", "walking"]  # unmapped: the first word
+    assert out["verbs"]["n"] == len(verbs)
+    expected = rowwise_spearman(wup_matrix(verbs, wn), cosine_matrix([vector(v) for v in verbs]))
+    assert out["verbs"]["spearman"] == pytest.approx(expected)
+    # One-word names are WordNet verbs; "PlayingPiano" and "throw ball" are not entries.
+    assert out["names_in_wordnet"]["n"] == 3 and -1 <= out["names_in_wordnet"]["spearman"] <= 1
 
 
 def test_wup_matrix_of_real_verbs(wn):

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from conftest import kinetics_layout
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -68,3 +70,18 @@ def test_a_stage_refuses_invalid_params_before_any_work(tmp_path):
     done = run_stage(tmp_path, "decode")
     assert done.returncode == 1 and "pca.dims: 9000 is more than" in done.stderr
     assert not (tmp_path / "data" / "decode").exists()
+
+
+def test_kinetics400_missing_clips_are_counted_and_listed_by_decode(tmp_path, video_file):
+    data = tmp_path / "kinetics"
+    kinetics_layout(data, video_file)
+    (tmp_path / "params.yaml").write_text(
+        (ROOT / "params.yaml").read_text().replace("name: embedded", "name: kinetics400")
+        .replace("root: data/videos", f"root: {data}"))
+    result = run_stage(tmp_path, "decode")
+    assert result.returncode == 0, result.stderr
+    assert "2 rejected: FileNotFoundError: missing file" in result.stderr
+    table = pd.read_csv(tmp_path / "data/decode/videos.csv")
+    assert (table.status == "ok").sum() == 3
+    rejected = pd.read_csv(tmp_path / "data/decode/rejected.csv")
+    assert sorted(rejected["id"]) == ["gone2_000003_000013", "gone_000001_000011"]
