@@ -24,8 +24,8 @@ wordnet:
 run: install
 	@echo "== dvc repro: render -> decode -> labels -> extract -> pca -> sequence -> train -> evaluate -> semantics"
 	$(BIN)/dvc repro
-	@echo "== metrics"
-	$(BIN)/dvc metrics show
+	@echo "== metrics (all of them: dvc metrics show --md)"
+	$(BIN)/python scripts/summary.py
 
 test: install
 	$(BIN)/python -m pytest

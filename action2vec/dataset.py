@@ -141,10 +141,11 @@ def list_kinetics400(root):
     annotation is an error; a clip that is missing (many YouTube videos are gone) is listed at
     its expected path, and the decode stage counts and lists it as missing."""
     root = Path(root)
-    lists = [d / n for d in (root, root / "annotations") for n in KINETICS_LISTS if (d / n).is_file()]
+    folders = (root, root / "annotations")
+    lists = [d / n for d in folders for n in KINETICS_LISTS if (d / n).is_file()]
     if not lists:
-        raise Action2VecError(f"dataset.root: no Kinetics annotation CSV ({', '.join(KINETICS_LISTS)})"
-                              f" in {root} or {root / 'annotations'}")
+        raise Action2VecError(f"dataset.root: no Kinetics annotation CSV "
+                              f"({', '.join(KINETICS_LISTS)}) in {root} or {root / 'annotations'}")
     classes, clips, videos = published("kinetics400"), index_clips(root), {}
     folders = {folder_class(c): c for c in classes}
     for path in lists:

@@ -212,7 +212,7 @@ class C3DExtractor(Extractor):
             log.warning("!" * 72)
             log.warning("C3D: NO WEIGHTS FILE (features.weights is empty). Using a RANDOM "
                         "initialisation (seed %d).", seed)
-            log.warning("Features will not be Sports-1M features; see README 'C3D weights'.")
+            log.warning("Features will not be Sports-1M features; see README 'Weights'.")
             log.warning("!" * 72)
         self.channels = C3D_INPUT[layout]["channels"]
         self.mean = np.asarray(C3D_INPUT[layout]["mean"], dtype=np.float32)

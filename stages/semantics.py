@@ -55,7 +55,8 @@ def main():
     saved = np.load(EMBEDDINGS)
     data = read_sequences(SEQUENCES)
     if list(saved["video_id"]) != data["video_id"]:
-        raise Action2VecError(f"{EMBEDDINGS} and {SEQUENCES} list different videos; rerun train_all")
+        raise Action2VecError(f"{EMBEDDINGS} and {SEQUENCES} list different videos; "
+                              "rerun train_all")
     classes = [c["name"] for c in json.loads(LABELS.read_text())["classes"]]
     name_map = read_name_map(p["labels"]["name_map"], dataset=p["dataset"]["name"])
     vectors = load_vectors(p["labels"]["vectors"])
@@ -65,7 +66,8 @@ def main():
     all_verbs = sorted(set(video_verbs))
     verbs = [v for v, ok in zip(all_verbs, in_wordnet(all_verbs, wn)) if ok]
     keep = np.isin(video_verbs, verbs)
-    scores = verb_matrices(saved["embedding"][keep], pooled(data["sequences"], data["lengths"])[keep],
+    features = pooled(data["sequences"], data["lengths"])
+    scores = verb_matrices(saved["embedding"][keep], features[keep],
                            video_verbs[keep], verbs, vectors, wn, p["semantics"]["simulate_root"])
     WORDNET.write_text(json.dumps({**scores, "n_classes": len(verbs), "unit": "verb",
                                    "word_vectors": p["labels"]["vectors"],

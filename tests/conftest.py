@@ -52,7 +52,8 @@ def kinetics_layout(root, video_file, flat=False):
             "validate": [("abseiling", "y1", 12, 22), ("abseiling", "gone2", 3, 13)]}
     for split, clips in rows.items():
         lines = [f"{label},{ytid},{start},{end},{split}" for label, ytid, start, end in clips]
-        (root / "annotations" / f"{split}.csv").write_text(KINETICS_HEADER + "\n".join(lines) + "\n")
+        text = KINETICS_HEADER + "\n".join(lines) + "\n"
+        (root / "annotations" / f"{split}.csv").write_text(text)
         for label, ytid, start, end in clips:
             if ytid.startswith("gone"):
                 continue

@@ -56,20 +56,23 @@ def test_ucf101_layout_gives_classes_labels_and_paths(tmp_path, video_file):
     assert first["path"] == str(tmp_path / "UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi")
 
 
+def refused(dataset, root, list_file, text, match):
+    """Write ``text`` into a list file and check that listing the dataset is refused."""
+    list_file.write_text(text)
+    with pytest.raises(Action2VecError, match=match):
+        list_videos(dataset, root)
+
+
 def test_ucf101_unknown_class_wrong_label_and_malformed_line(tmp_path, video_file):
     lists = ucf_layout(tmp_path, video_file)
-    good = (lists / "testlist02.txt").read_text()
-    (lists / "testlist02.txt").write_text(good + "Surfing/v_Surfing_g01_c01.avi\n")
-    with pytest.raises(Action2VecError, match=r"testlist02.txt:3: class 'Surfing' is not in"):
-        list_videos("ucf101", tmp_path)
-    (lists / "testlist02.txt").write_text(good + "not a path at all\n")
-    with pytest.raises(Action2VecError, match=r"testlist02.txt:3: malformed line"):
-        list_videos("ucf101", tmp_path)
-    (lists / "testlist02.txt").write_text(good)
-    (lists / "trainlist03.txt").write_text("Basketball/v_Basketball_g08_c01.avi 1\n")
-    with pytest.raises(Action2VecError, match="label 1 but classInd.txt gives Basketball the "
-                                              "number 2"):
-        list_videos("ucf101", tmp_path)
+    test, good = lists / "testlist02.txt", (lists / "testlist02.txt").read_text()
+    refused("ucf101", tmp_path, test, good + "Surfing/v_Surfing_g01_c01.avi\n",
+            r"testlist02.txt:3: class 'Surfing' is not in")
+    refused("ucf101", tmp_path, test, good + "not a path at all\n",
+            r"testlist02.txt:3: malformed line")
+    test.write_text(good)
+    refused("ucf101", tmp_path, lists / "trainlist03.txt",
+            "Basketball/v_Basketball_g08_c01.avi 1\n", "label 1 but classInd.txt gives Basketball the number 2")
 
 
 def test_ucf101_class_not_in_the_published_list_is_an_error(tmp_path, video_file):
@@ -135,26 +138,16 @@ def test_kinetics400_layout_lists_clips_and_their_classes(tmp_path, video_file, 
 
 
 def test_kinetics400_errors_name_the_file_and_line(tmp_path, video_file):
-    lists = kinetics_layout(tmp_path, video_file)
-    good = (lists / "validate.csv").read_text()
-    (lists / "validate.csv").write_text(good + "abseilling,z9,0,10,validate\n")
-    with pytest.raises(Action2VecError, match=r"validate.csv:4: class 'abseilling' is not a "
-                                              "Kinetics-400 class"):
-        list_videos("kinetics400", tmp_path)
-    (lists / "validate.csv").write_text(good + "abseiling,z9,zero,10,validate\n")
-    with pytest.raises(Action2VecError, match=r"validate.csv:4: time_start/time_end are not"):
-        list_videos("kinetics400", tmp_path)
-    (lists / "validate.csv").write_text(good + "abseiling,z9\n")
-    with pytest.raises(Action2VecError, match=r"validate.csv:4: malformed line"):
-        list_videos("kinetics400", tmp_path)
-    (lists / "validate.csv").write_text(good + "abseiling,abc-DEF_123,5,15,validate\n")
-    with pytest.raises(Action2VecError, match=r"validate.csv:4: .*000015.mp4 lies in the folder "
-                                              "of class 'playing piano' but is annotated "
-                                              "'abseiling'"):
-        list_videos("kinetics400", tmp_path)
-    (lists / "validate.csv").write_text("youtube_id,label\n")
-    with pytest.raises(Action2VecError, match=r"validate.csv: missing the columns"):
-        list_videos("kinetics400", tmp_path)
+    val = kinetics_layout(tmp_path, video_file) / "validate.csv"
+    good = val.read_text()
+    cases = [("abseilling,z9,0,10,validate", "class 'abseilling' is not a Kinetics-400 class"),
+             ("abseiling,z9,zero,10,validate", "time_start/time_end are not"),
+             ("abseiling,z9", "malformed line"),
+             ("abseiling,abc-DEF_123,5,15,validate", ".*000015.mp4 lies in the folder of class "
+              "'playing piano' but is annotated 'abseiling'")]
+    for line, message in cases:
+        refused("kinetics400", tmp_path, val, good + line + "\n", "validate.csv:4: " + message)
+    refused("kinetics400", tmp_path, val, "youtube_id,label\n", "validate.csv: missing the columns")
 
 
 def test_camel_case_and_underscore_names_split_into_words():

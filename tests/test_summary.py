@@ -1,0 +1,27 @@
+"""scripts/summary.py, run as `make run` runs it, on metrics files written here."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_summary_prints_the_zero_shot_table_and_semantics(tmp_path):
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    cell = {"top1_mean": 0.65, "top1_std": 0.125, "top5_mean": 1.0, "top5_std": 0.0,
+            "n_splits": 2}
+    (metrics / "zsl.json").write_text(json.dumps(
+        {"80_20": {"action2vec": cell, "chance": {"top1_mean": 0.2, "top5_mean": 1.0}},
+         "50_50": {"action2vec": {**cell, "top1_mean": 0.3}}}))
+    (metrics / "analogy.json").write_text(json.dumps({"n_comparisons": 0, "accuracy": None}))
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "summary.py")], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].split() == ["variant", "80_20", "50_50"]
+    assert lines[2].split() == ["action2vec", "0.650", "±", "0.125", "0.300", "±", "0.125"]
+    assert lines[3].split() == ["chance", "0.200", "-"]
+    assert "vector arithmetic: 0 comparisons, accuracy -" in done.stdout
