@@ -3,10 +3,12 @@
 A shard holds ``features`` (all clips of its videos, stacked), ``offsets`` (video i owns rows
 offsets[i]:offsets[i+1]), ``video_id`` and ``label``, and its attributes say how the features were
 made (extractor, layer, weights checksum, params). A shard is written under a temporary name and
-renamed when complete, so a file named ``shard-*.h5`` is never partial.
+renamed when complete, so a file named ``shard-*.h5`` is never partial. That makes extraction
+resumable: after an interruption the finished shards are kept and only the rest is redone.
 """
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from action2vec import Action2VecError
 
 PATTERN = "shard-*.h5"
 STRING = h5py.string_dtype()
+log = logging.getLogger(__name__)
 
 
 def write_shard(path, video_ids, labels, arrays, attrs):
@@ -39,11 +42,12 @@ def write_shard(path, video_ids, labels, arrays, attrs):
 class ShardWriter:
     """Collects per-video arrays and writes a shard every ``max_videos`` videos."""
 
-    def __init__(self, out_dir, attrs, max_videos):
+    def __init__(self, out_dir, attrs, max_videos, first=0):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.attrs = attrs
         self.max_videos = max_videos
+        self.first = first  # number of the first shard written (after those kept by resume)
         self.count = 0
         self.pending = ([], [], [])
 
@@ -55,7 +59,8 @@ class ShardWriter:
 
     def flush(self):
         if self.pending[0]:
-            write_shard(self.out_dir / f"shard-{self.count:05d}.h5", *self.pending, self.attrs)
+            name = f"shard-{self.first + self.count:05d}.h5"
+            write_shard(self.out_dir / name, *self.pending, self.attrs)
             self.count += 1
             self.pending = ([], [], [])
 
@@ -89,10 +94,54 @@ def decode_attr(value):
 def iter_videos(directory):
     """(video_id, label, features) for every video of every shard of a directory."""
     for path in shard_paths(directory):
-        with h5py.File(path, "r") as f:
-            features = f["features"][:]
-            offsets = f["offsets"][:]
-            ids = f["video_id"].asstr()[:]
-            labels = f["label"].asstr()[:]
-        for i, (video_id, label) in enumerate(zip(ids, labels)):
-            yield video_id, label, features[offsets[i]:offsets[i + 1]]
+        ids, labels, arrays, _ = read_shard(path)
+        yield from zip(ids, labels, arrays)
+
+
+def read_shard(path):
+    """(video ids, labels, per-video arrays, attrs) of one shard."""
+    with h5py.File(path, "r") as f:
+        features, offsets = f["features"][:], f["offsets"][:]
+        ids, labels = list(f["video_id"].asstr()[:]), list(f["label"].asstr()[:])
+        attrs = {k: decode_attr(v) for k, v in f.attrs.items()}
+    return ids, labels, [features[offsets[i]:offsets[i + 1]] for i in range(len(ids))], attrs
+
+
+def shard_number(path):
+    return int(Path(path).stem.split("-")[1])
+
+
+def resume(out_dir, key, wanted):
+    """Keep what an earlier run of the same extraction finished; return (ids done, next number).
+
+    A shard is kept when its ``feature_key`` attribute equals ``key`` (same extractor, weights
+    and clip settings), with the videos no longer in ``wanted`` removed from it. Leftover
+    temporary files, shards of other settings and unreadable shards are deleted, so their videos
+    are extracted again. Files are replaced or deleted, never modified in place (they may be
+    read-only links into the DVC cache).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for partial in out_dir.glob("*.tmp"):
+        partial.unlink()
+    done, following = set(), 0
+    for path in sorted(out_dir.glob(PATTERN)):
+        try:
+            ids, labels, arrays, attrs = read_shard(path)
+        except Exception as exc:  # noqa: BLE001 - any damage means: extract these videos again
+            log.warning("%s cannot be read (%s); its videos are extracted again", path, exc)
+            path.unlink()
+            continue
+        if attrs.get("feature_key") != key:
+            path.unlink()
+            continue
+        keep = [i for i, video in enumerate(ids) if video in wanted and video not in done]
+        if not keep:
+            path.unlink()
+            continue
+        if len(keep) < len(ids):
+            write_shard(path, [ids[i] for i in keep], [labels[i] for i in keep],
+                        [arrays[i] for i in keep], attrs)
+        done.update(ids[i] for i in keep)
+        following = max(following, shard_number(path) + 1)
+    return done, following

@@ -1,8 +1,15 @@
 """Stage extract: clip features of every decodable video into HDF5 shards (params: decode,
-features). A video that fails here is logged in data/features/failed.csv and skipped."""
+features). A video that fails here is logged in data/features/failed.csv and skipped.
 
+The output is kept between runs (``persist`` in dvc.yaml): shards finished by an interrupted or
+earlier run with the same extractor, weights and clip settings are kept, videos no longer listed
+are dropped from them, and only the videos not yet extracted are processed.
+"""
+
+import hashlib
+import json
 import logging
-import shutil
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,12 +18,28 @@ import torch
 from action2vec import Action2VecError, params
 from action2vec.extractors import make_extractor
 from action2vec.features import extract
-from action2vec.shards import ShardWriter
+from action2vec.shards import ShardWriter, resume
 from action2vec.stage import run
 
 VIDEOS = Path("data/decode/videos.csv")
 OUT = Path("data/features")
 log = logging.getLogger("extract")
+
+
+def feature_key(attrs, seed):
+    """A digest of what decides the features' values (not batch size, device or shard size):
+    shards with another key are not reused."""
+    key = {k: v for k, v in attrs.items() if k != "params"}
+    if attrs.get("random_init"):
+        key["seed"] = seed  # the seed draws the random weights
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_failed(rows):
+    """failed.csv, replaced whole (the old one may be a read-only link into the DVC cache)."""
+    tmp = OUT / "failed.csv.tmp"
+    pd.DataFrame(rows, columns=["id", "path", "class", "reason"]).to_csv(tmp, index=False)
+    os.replace(tmp, OUT / "failed.csv")
 
 
 def main():
@@ -32,17 +55,19 @@ def main():
              "clip_len": extractor.clip_len, "stride": cfg["stride"], "fps": dec["fps"],
              "max_seconds": dec["max_seconds"], **extractor.weights_info,
              "params": {"decode": dec, "features": cfg, "seed": p["seed"]}}
-    shutil.rmtree(OUT, ignore_errors=True)
+    attrs["feature_key"] = feature_key(attrs, p["seed"])
+    done, first = resume(OUT, attrs["feature_key"], {v["id"] for v in videos})
+    todo = [v for v in videos if v["id"] not in done]
+    log.info("%d videos already extracted, %d to do", len(done), len(todo))
     failed = []
-    with ShardWriter(OUT, attrs, cfg["shard_videos"]) as writer:
-        clips = extract(videos, extractor, dec["fps"], dec["max_seconds"], cfg["stride"],
+    with ShardWriter(OUT, attrs, cfg["shard_videos"], first) as writer:
+        clips = extract(todo, extractor, dec["fps"], dec["max_seconds"], cfg["stride"],
                         cfg["batch_size"],
                         on_video=lambda v, f: writer.add(v["id"], v["class"], f),
                         on_error=lambda v, msg: failed.append({**v, "reason": msg}))
-    pd.DataFrame(failed, columns=["id", "path", "class", "reason"]).to_csv(OUT / "failed.csv",
-                                                                          index=False)
-    log.info("%d clips from %d videos into %d shards; %d failed", clips,
-             len(videos) - len(failed), writer.count, len(failed))
+    write_failed(failed)
+    log.info("%d clips from %d videos into %d new shards; %d failed", clips,
+             len(todo) - len(failed), writer.count, len(failed))
     if len(failed) == len(videos):
         raise Action2VecError(f"no features: all {len(videos)} videos failed, see "
                               f"{OUT / 'failed.csv'}")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from action2vec import Action2VecError
-from action2vec.shards import ShardWriter, iter_videos, read_attrs, shard_paths
+from action2vec.shards import ShardWriter, iter_videos, read_attrs, resume, shard_paths
 
 
 def test_shards_round_trip_and_are_bounded(tmp_path):
@@ -41,3 +41,31 @@ def test_unfinished_shards_are_never_read(tmp_path):
 def test_no_shards_is_a_clear_error(tmp_path):
     with pytest.raises(Action2VecError, match="no feature shards"):
         shard_paths(tmp_path)
+
+
+def write_videos(directory, ids, key="k1", per_shard=2, first=0):
+    with ShardWriter(directory, {"feature_key": key}, per_shard, first) as writer:
+        for i, video in enumerate(ids):
+            writer.add(video, f"class {i % 2}", np.full((i + 1, 3), i, np.float32))
+
+
+def test_resume_keeps_finished_shards_and_drops_the_rest(tmp_path):
+    write_videos(tmp_path, ["a", "b", "c", "d", "e"])  # shards 0: a b, 1: c d, 2: e
+    (tmp_path / "shard-00003.h5.tmp").write_bytes(b"half written")
+    (tmp_path / "shard-00002.h5").write_bytes(b"damaged")
+    done, following = resume(tmp_path, "k1", {"a", "b", "c", "d", "e"})
+    assert done == {"a", "b", "c", "d"} and following == 2
+    assert [p.name for p in sorted(tmp_path.iterdir())] == ["shard-00000.h5", "shard-00001.h5"]
+
+
+def test_resume_removes_unlisted_videos_and_other_settings(tmp_path):
+    write_videos(tmp_path, ["a", "b", "c", "d"])
+    write_videos(tmp_path, ["x"], key="other", first=2)
+    done, following = resume(tmp_path, "k1", {"a", "c", "d", "new"})
+    assert done == {"a", "c", "d"} and following == 2
+    assert [v[0] for v in iter_videos(tmp_path)] == ["a", "c", "d"]
+    np.testing.assert_array_equal(dict((v[0], v[2]) for v in iter_videos(tmp_path))["c"],
+                                  np.full((3, 3), 2, np.float32))
+    assert not (tmp_path / "shard-00002.h5").exists()
+    assert resume(tmp_path, "k2", {"a"}) == (set(), 0)
+    assert list(tmp_path.glob("shard-*")) == []

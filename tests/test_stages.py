@@ -1,11 +1,16 @@
 """Stages run as users run them (python stages/X.py from the project root) on bad inputs."""
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
+
+from action2vec.shards import iter_videos
 
 from conftest import kinetics_layout
 
@@ -85,3 +90,71 @@ def test_kinetics400_missing_clips_are_counted_and_listed_by_decode(tmp_path, vi
     assert (table.status == "ok").sum() == 3
     rejected = pd.read_csv(tmp_path / "data/decode/rejected.csv")
     assert sorted(rejected["id"]) == ["gone2_000003_000013", "gone_000001_000011"]
+
+
+def extraction_project(tmp_path, video_file, n_videos):
+    """A project whose decode output lists ``n_videos`` real videos, one feature shard each."""
+    videos = project(tmp_path, features={"shard_videos": 1})
+    rows = []
+    for i in range(n_videos):
+        path = videos / f"v{i}.mp4"
+        path.write_bytes(video_file(f"src{i}.mp4", n_frames=20 + 4 * i).read_bytes())
+        rows.append({"id": f"v{i}", "path": str(path), "class": "roll ball", "status": "ok"})
+    table = tmp_path / "data" / "decode" / "videos.csv"
+    table.parent.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(table, index=False)
+    return table
+
+
+def extracted(tmp_path):
+    return {video: (label, features) for video, label, features in
+            iter_videos(tmp_path / "data" / "features")}
+
+
+def test_killed_extraction_resumes_and_matches_an_uninterrupted_run(tmp_path, video_file):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    for root in (whole, killed):
+        root.mkdir()
+        extraction_project(root, video_file, 6)
+    assert run_stage(whole, "extract").returncode == 0
+    with open(killed / "log", "w") as log:
+        job = subprocess.Popen([sys.executable, str(ROOT / "stages" / "extract.py")], cwd=killed,
+                               stdout=log, stderr=log)
+        shards = killed / "data" / "features"
+        while job.poll() is None and len(list(shards.glob("shard-*.h5"))) < 2:
+            time.sleep(0.02)
+        job.send_signal(signal.SIGKILL)
+        job.wait()
+    assert job.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    kept = len(list(shards.glob("shard-*.h5")))
+    assert 2 <= kept < 6
+    done = run_stage(killed, "extract")
+    assert done.returncode == 0, done.stderr
+    assert f"{kept} videos already extracted, {6 - kept} to do" in done.stderr
+    want, got = extracted(whole), extracted(killed)
+    assert sorted(got) == sorted(want)
+    for video, (label, features) in want.items():
+        assert got[video][0] == label
+        np.testing.assert_allclose(got[video][1], features, rtol=1e-5, atol=1e-5)
+
+
+def test_extraction_is_incremental_when_videos_are_added_or_removed(tmp_path, video_file):
+    table = extraction_project(tmp_path, video_file, 4)
+    assert run_stage(tmp_path, "extract").returncode == 0
+    first = extracted(tmp_path)
+    rows = pd.read_csv(table)
+    (tmp_path / "more").mkdir()
+    extraction_project(tmp_path / "more", video_file, 6)  # two more real videos
+    more = pd.read_csv(tmp_path / "more" / "data" / "decode" / "videos.csv").iloc[4:]
+    pd.concat([rows, more]).to_csv(table, index=False)
+    done = run_stage(tmp_path, "extract")
+    assert "4 videos already extracted, 2 to do" in done.stderr
+    assert "from 2 videos into 2 new shards" in done.stderr
+    after = extracted(tmp_path)
+    assert sorted(after) == [f"v{i}" for i in range(6)]
+    for video in first:
+        np.testing.assert_array_equal(after[video][1], first[video][1])  # kept, not redone
+    pd.concat([rows, more]).iloc[1:].to_csv(table, index=False)  # v0 is gone from the dataset
+    done = run_stage(tmp_path, "extract")
+    assert "5 videos already extracted, 0 to do" in done.stderr
+    assert sorted(extracted(tmp_path)) == [f"v{i}" for i in range(1, 6)]
