@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install wordnet run test clean
+.PHONY: install wordnet run test bench clean
 
 install: $(VENV)/.installed wordnet
 
@@ -29,6 +29,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+bench: install
+	@echo "== speed and memory on this machine (params.yaml settings); figures in bench/results.json"
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV)
