@@ -39,6 +39,24 @@ class Extractor:
     def dim(self):
         return self.layers[self.layer]
 
+    @property
+    def precision(self):
+        """float16 autocast on a GPU (tensor cores); float32 on a CPU, where half precisions are
+        far slower."""
+        return "float16" if self.device.type == "cuda" else "float32"
+
+    def to_device(self, clips):
+        """A batch of uint8 clips as a tensor on the device: pinned and copied asynchronously to a
+        GPU, as uint8 (4x less to copy than float)."""
+        x = torch.from_numpy(np.ascontiguousarray(clips))
+        if self.device.type == "cuda":
+            return x.pin_memory().to(self.device, non_blocking=True)
+        return x
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.float16,
+                              enabled=self.precision == "float16")
+
     def prepare(self, frames):
         """Decoded uint8 frames (T, H, W, 3) RGB -> the compact per-video array clips are cut from."""
         raise NotImplementedError
@@ -227,9 +245,10 @@ class C3DExtractor(Extractor):
     @torch.inference_mode()
     def features(self, clips):
         """clips: uint8 (N, 16, 112, 112, 3) from ``prepare`` -> (N, dim), minus the mean."""
-        x = torch.from_numpy(np.ascontiguousarray(clips)).to(self.device).float()
+        x = self.to_device(clips).float()
         x = (x - torch.from_numpy(self.mean).to(self.device)).permute(0, 4, 1, 2, 3)
-        return self.net(x, self.layer).float().cpu().numpy()
+        with self.autocast():
+            return self.net(x, self.layer).float().cpu().numpy()
 
 
 class I3DExtractor(Extractor):
@@ -269,9 +288,9 @@ class I3DExtractor(Extractor):
     @torch.inference_mode()
     def features(self, clips):
         """clips: uint8 (N, 16, 224, 224, 3) from ``prepare`` -> (N, dim)."""
-        x = torch.from_numpy(np.ascontiguousarray(clips)).to(self.device).float()
-        x = (x / 127.5 - 1.0).permute(0, 4, 1, 2, 3)
-        return self.net(x)[self.layer].float().cpu().numpy()
+        x = (self.to_device(clips).float() / 127.5 - 1.0).permute(0, 4, 1, 2, 3)
+        with self.autocast():
+            return self.net(x)[self.layer].float().cpu().numpy()
 
 
 BACKBONES = {"c3d": C3DExtractor, "i3d": I3DExtractor}

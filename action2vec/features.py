@@ -1,11 +1,16 @@
 """Clip features of many videos: each video decoded once, its clips batched with other videos'.
 
-At most ``batch_size`` clips and the frames of the videos they come from are held at a time,
-so memory stays bounded whatever the number or length of the videos.
+Decoding runs in threads ahead of the network (decord and torch both release the GIL), so the
+two overlap; at most ``workers + 1`` decoded videos wait, plus the clips of one batch, so memory
+stays bounded whatever the number or length of the videos. Videos are consumed in list order,
+so the output does not depend on which decode finishes first.
 """
 
 import logging
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 
 import numpy as np
 from tqdm import tqdm
@@ -60,21 +65,41 @@ class Batcher:
                 self.on_video(entry[0], np.stack(entry[3]))
 
 
+def decoded(videos, extractor, fps, max_seconds, workers):
+    """(video, prepared frames, None) or (video, None, exception) for each video, in order,
+    decoded by ``workers`` threads running ahead."""
+    def load(video):
+        try:
+            frames = read_frames(video["path"], fps, max_seconds, size=extractor.frame_size)
+            return extractor.prepare(frames), None
+        except Exception as exc:  # noqa: BLE001 - every decoder failure is per video
+            return None, exc
+
+    videos = iter(videos)
+    with ThreadPoolExecutor(workers) as pool:
+        pending = deque((v, pool.submit(load, v)) for v in islice(videos, workers + 1))
+        while pending:
+            video, future = pending.popleft()
+            following = next(videos, None)
+            if following is not None:
+                pending.append((following, pool.submit(load, following)))
+            yield (video, *future.result())
+
+
 def extract(videos, extractor, fps, max_seconds, stride, batch_size, on_video, on_error,
-            progress=True):
+            progress=True, workers=1):
     """Features of every video; ``on_video(video, (n_clips, dim))`` as each completes.
 
     ``videos`` are dicts with at least ``path``. A video that fails to decode goes to
-    ``on_error(video, message)`` and the run goes on. Returns the number of clips.
+    ``on_error(video, message)`` and the run goes on. ``workers`` threads decode ahead of the
+    network. Returns the number of clips.
     """
     batcher = Batcher(extractor, batch_size, on_video)
     start = time.time()
-    bar = tqdm(videos, desc="extract", unit="video", disable=not progress)
-    for slot, video in enumerate(bar):
-        try:
-            frames = extractor.prepare(read_frames(video["path"], fps, max_seconds,
-                                                   size=extractor.frame_size))
-        except Exception as exc:  # noqa: BLE001 - every decoder failure is per video
+    bar = tqdm(decoded(videos, extractor, fps, max_seconds, workers), total=len(videos),
+               desc="extract", unit="video", disable=not progress)
+    for slot, (video, frames, exc) in enumerate(bar):
+        if exc is not None:
             message = f"{type(exc).__name__}: {exc}"
             log.error("extract: %s: %s (skipped)", video["path"], message)
             on_error(video, message)

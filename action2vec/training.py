@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from action2vec import Action2VecError
+from action2vec import Action2VecError, distributed
 from action2vec.model import dual_loss, lambda_at
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,15 @@ def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
     ``targets`` index ``class_vectors`` (the seen classes' word vectors). With ``resume`` (a
     path), the full training state is saved there after every epoch and, if the file exists,
     training continues from it; a resumed run ends exactly as an uninterrupted one.
+
+    Under torchrun the model is wrapped in DistributedDataParallel: every batch is split
+    between the processes (so the ranking loss's contrastive videos come from each process's
+    part) and their gradients are averaged; only rank 0 writes the resume state.
     """
     device = torch.device(device)
     model.to(device).train()
+    rank, world = distributed.rank_and_size()
+    net = distributed.wrap(model, device)
     x = torch.as_tensor(sequences)
     n_steps = torch.as_tensor(lengths)
     y = torch.as_tensor(targets)
@@ -108,9 +114,10 @@ def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
                initial=first, total=epochs)
     for epoch in bar:
         sums = np.zeros(3)
-        for idx in torch.randperm(len(x), generator=order).split(batch_size):
+        for batch in torch.randperm(len(x), generator=order).split(batch_size):
+            idx = batch[rank::world] if len(batch) >= world else batch[:1]
             weight = lambda_at(step, steps_per_epoch, lam, warmup)
-            embeddings, logits = model(x[idx].to(device), n_steps[idx].to(device))
+            embeddings, logits = net(x[idx].to(device), n_steps[idx].to(device))
             total, ranking, cross_entropy = dual_loss(embeddings, logits, y[idx].to(device),
                                                       vectors, weight)
             optimizer.zero_grad()
@@ -119,10 +126,11 @@ def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
             sums += [total.item() * len(idx), ranking.item() * len(idx),
                      cross_entropy.item() * len(idx)]
             step += 1
-        row = dict(zip(("loss", "ranking_loss", "cross_entropy"), sums / len(x)))
+        row = dict(zip(("loss", "ranking_loss", "cross_entropy"),
+                       np.sum(distributed.gather(sums), axis=0) / len(x)))
         history.append({"epoch": epoch + 1, **row, "lambda": weight})
         bar.set_postfix(loss=f"{row['loss']:.4f}")
-        if resume:
+        if resume and rank == 0:
             save_state(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                 "order": order.get_state(), "rng": torch.get_rng_state(),
                                 "history": history, "step": step})

@@ -107,7 +107,7 @@ def bench_extract(paths, extractor, dec, feat, out_dir):
         clips = extract([{"path": str(p), "id": p.stem, "class": "x"} for p in paths], extractor,
                         dec["fps"], dec["max_seconds"], feat["stride"], feat["batch_size"],
                         on_video=lambda v, f: writer.add(v["id"], v["class"], f),
-                        on_error=lambda v, m: None, progress=False)
+                        on_error=lambda v, m: None, progress=False, workers=dec["workers"])
     pipeline = clips / (time.perf_counter() - start)
     repeat = max(1, clips // feat["batch_size"])
     bare = feat["batch_size"] / seconds(lambda: extractor.features(batch), repeat)

@@ -1,6 +1,9 @@
 """Stage extract: clip features of every decodable video into HDF5 shards (params: decode,
 features). A video that fails here is logged in data/features/failed.csv and skipped.
 
+Under `torchrun` the shards to write are dealt out to the processes (shard k to rank k mod
+world size); the shards are the same files a single process writes.
+
 The output is kept between runs (``persist`` in dvc.yaml): shards finished by an interrupted or
 earlier run with the same extractor, weights and clip settings are kept, videos no longer listed
 are dropped from them, and only the videos not yet extracted are processed.
@@ -16,6 +19,7 @@ import pandas as pd
 import torch
 
 from action2vec import Action2VecError, params
+from action2vec.distributed import broadcast, finish, gather, setup
 from action2vec.extractors import make_extractor
 from action2vec.features import extract
 from action2vec.shards import ShardWriter, resume
@@ -47,31 +51,44 @@ def main():
     cfg, dec = p["features"], p["decode"]
     if cfg["device"] == "cuda" and not torch.cuda.is_available():
         raise Action2VecError("features.device: cuda requested but no GPU is visible")
+    rank, world = setup(cfg["device"])
     table = pd.read_csv(VIDEOS)
     videos = table[table.status == "ok"].to_dict("records")
     extractor = make_extractor(cfg["backbone"], cfg["layer"], cfg["weights"], p["seed"],
                                cfg["device"])
     attrs = {"extractor": extractor.name, "layer": extractor.layer, "dim": extractor.dim,
              "clip_len": extractor.clip_len, "stride": cfg["stride"], "fps": dec["fps"],
-             "max_seconds": dec["max_seconds"], **extractor.weights_info,
+             "max_seconds": dec["max_seconds"], "precision": extractor.precision,
+             **extractor.weights_info,
              "params": {"decode": dec, "features": cfg, "seed": p["seed"]}}
     attrs["feature_key"] = feature_key(attrs, p["seed"])
-    done, first = resume(OUT, attrs["feature_key"], {v["id"] for v in videos})
+    # Rank 0 tidies up what earlier runs left; every rank then takes its share of the shards.
+    done, first = broadcast(resume(OUT, attrs["feature_key"], {v["id"] for v in videos})
+                            if rank == 0 else None)
     todo = [v for v in videos if v["id"] not in done]
-    log.info("%d videos already extracted, %d to do", len(done), len(todo))
-    failed = []
-    with ShardWriter(OUT, attrs, cfg["shard_videos"], first) as writer:
-        clips = extract(todo, extractor, dec["fps"], dec["max_seconds"], cfg["stride"],
-                        cfg["batch_size"],
-                        on_video=lambda v, f: writer.add(v["id"], v["class"], f),
-                        on_error=lambda v, msg: failed.append({**v, "reason": msg}))
+    chunks = [todo[i:i + cfg["shard_videos"]] for i in range(0, len(todo), cfg["shard_videos"])]
+    if rank == 0:
+        log.info("%d videos already extracted, %d to do in %d shards on %d process(es)",
+                 len(done), len(todo), len(chunks), world)
+    failed, clips = [], 0
+    for number in range(rank, len(chunks), world):
+        with ShardWriter(OUT, attrs, cfg["shard_videos"], first + number) as writer:
+            clips += extract(chunks[number], extractor, dec["fps"], dec["max_seconds"],
+                             cfg["stride"], cfg["batch_size"],
+                             on_video=lambda v, f: writer.add(v["id"], v["class"], f),
+                             on_error=lambda v, msg: failed.append({**v, "reason": msg}),
+                             progress=rank == 0, workers=dec["workers"])
+    failed = [row for rows in gather(failed) for row in rows]
+    clips = sum(gather(clips))
+    finish()
+    if rank != 0:
+        return
     write_failed(failed)
     log.info("%d clips from %d videos into %d new shards; %d failed", clips,
-             len(todo) - len(failed), writer.count, len(failed))
+             len(todo) - len(failed), len(chunks), len(failed))
     if len(failed) == len(videos):
         raise Action2VecError(f"no features: all {len(videos)} videos failed, see "
                               f"{OUT / 'failed.csv'}")
-
 
 if __name__ == "__main__":
     run(main)

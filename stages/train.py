@@ -8,7 +8,8 @@ Writes, per split k, data/train/VARIANT/RATIO/split-k.pt (loadable with
 action2vec.model.load_model), split-k.npz (embeddings of the unseen classes' videos, the test set)
 and split-k.json (loss per epoch), and metrics/train/VARIANT_RATIO.csv (split 0's loss per epoch,
 a DVC plot). An interrupted run keeps its state after every epoch in .resume/train/ and the next
-`dvc repro` continues from it.
+`dvc repro` continues from it. Under torchrun, training is data-parallel (DistributedDataParallel)
+and rank 0 writes the outputs.
 """
 
 import hashlib
@@ -22,6 +23,7 @@ import pandas as pd
 import torch
 
 from action2vec import Action2VecError, params
+from action2vec.distributed import finish, setup
 from action2vec.extractors import file_sha256
 from action2vec.model import HRNN, HRNNConfig, save_model
 from action2vec.sequences import read_sequences
@@ -73,6 +75,7 @@ def main():
         raise Action2VecError(f"unknown variant {variant!r}; choose from {sorted(VARIANTS)}")
     if p["train"]["device"] == "cuda" and not torch.cuda.is_available():
         raise Action2VecError("train.device: cuda requested but no GPU is visible")
+    rank, _ = setup(p["train"]["device"])
     splits = read_splits(SPLITS, ratio)
     data = read_sequences(SEQUENCES)
     vectors = read_class_vectors(LABELS)
@@ -85,6 +88,8 @@ def main():
                  len(split["seen"]), len(split["unseen"]))
         resume = resume_path(p, variant, ratio, k, split, inputs)
         model, history = fit_split(variant, split, data, vectors, p, resume)
+        if rank != 0:  # under torchrun, rank 0 writes the outputs
+            continue
         save_model(out / f"split-{k}.pt", model, {"variant": variant, "split": split,
                                                   "steps": data["sequences"].shape[1]})
         test = np.isin(labels, split["unseen"])
@@ -96,6 +101,7 @@ def main():
             PLOTS.mkdir(parents=True, exist_ok=True)
             pd.DataFrame(history).to_csv(PLOTS / f"{variant}_{ratio}.csv", index=False)
         resume.unlink()
+    finish()
 
 
 if __name__ == "__main__":

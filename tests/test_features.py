@@ -58,3 +58,19 @@ def test_features_do_not_depend_on_batching(video_file, batch_size):
             on_video=lambda v, f: single.__setitem__(v["n"], f), on_error=None, progress=False)
     for n in done:
         np.testing.assert_allclose(done[n], single[n])
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_decoding_ahead_keeps_the_list_order_and_passes_a_broken_video(video_file, tmp_path,
+                                                                       workers):
+    from action2vec.features import decoded
+
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    # a long video first: later, shorter ones finish decoding before it, yet come out after it
+    paths = [video_file("long.mp4", n_frames=300), bad] + \
+        [video_file(f"s{i}.mp4", n_frames=8) for i in range(4)]
+    out = list(decoded([{"path": str(p)} for p in paths], MeanColour(), 30, 14, workers))
+    assert [v["path"] for v, _, _ in out] == [str(p) for p in paths]
+    assert [len(f) if f is not None else None for _, f, _ in out] == [300, None, 8, 8, 8, 8]
+    assert isinstance(out[1][2], RuntimeError)

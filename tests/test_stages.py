@@ -158,3 +158,25 @@ def test_extraction_is_incremental_when_videos_are_added_or_removed(tmp_path, vi
     done = run_stage(tmp_path, "extract")
     assert "5 videos already extracted, 0 to do" in done.stderr
     assert sorted(extracted(tmp_path)) == [f"v{i}" for i in range(1, 6)]
+
+
+def test_extraction_under_torchrun_writes_the_single_process_shards(tmp_path, video_file):
+    one, two = tmp_path / "one", tmp_path / "two"
+    for root in (one, two):
+        root.mkdir()
+        extraction_project(root, video_file, 5)
+    assert run_stage(one, "extract").returncode == 0
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node", "2", str(ROOT / "stages" / "extract.py")],
+                          cwd=two, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "0 videos already extracted, 5 to do in 5 shards on 2 process(es)" in done.stderr
+    names = sorted(p.name for p in (one / "data" / "features").glob("shard-*.h5"))
+    assert names == sorted(p.name for p in (two / "data" / "features").glob("shard-*.h5"))
+    assert len(names) == 5
+    want, got = extracted(one), extracted(two)
+    assert list(got) == list(want)  # same videos in the same shards, in the same order
+    for video, (label, features) in want.items():
+        assert got[video][0] == label
+        np.testing.assert_allclose(got[video][1], features, rtol=1e-5, atol=1e-5)
+    assert (two / "data" / "features" / "failed.csv").is_file()

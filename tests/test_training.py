@@ -1,4 +1,7 @@
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,3 +94,44 @@ def test_read_splits_names_a_ratio_that_was_not_drawn(tmp_path):
     assert read_splits(path, "80_20") == draw_splits(CLASSES, ["80_20"], 1, seed=0)["80_20"]
     with pytest.raises(Action2VecError, match="ratio '50_50' is not in .*drawn: \\['80_20', 'all'\\]"):
         read_splits(path, "50_50")
+
+
+DDP_SCRIPT = '''
+import json, sys
+import numpy as np, torch
+sys.path.insert(0, {tests!r})
+from test_training import toy_problem
+from action2vec import distributed
+from action2vec.evaluation import top_k_accuracy
+from action2vec.model import HRNN, HRNNConfig
+from action2vec.training import embed, train
+
+rank, world = distributed.setup("cpu")
+sequences, lengths, targets, vectors = toy_problem()
+torch.manual_seed(0)
+model = HRNN(HRNNConfig(input_dim=5, embed_dim=5, n_classes=4, chunk=2, lstm1=16, lstm2=8,
+                        attention=8, dropout=0.0))
+history = train(model, sequences, lengths, targets, vectors, epochs=25, batch_size=8, lr=0.01,
+                lam=0.02, warmup=0.75, seed=0, progress=False)
+weights = torch.cat([p.detach().flatten() for p in model.parameters()]).numpy()
+spread = float(np.ptp(np.stack(distributed.gather(weights)), axis=0).max())
+accuracy = top_k_accuracy(embed(model, sequences, lengths), targets, vectors, 1)
+distributed.finish()
+if rank == 0:
+    print(json.dumps({{"world": world, "spread": spread, "first": history[0]["loss"],
+                      "last": history[-1]["loss"], "accuracy": accuracy}}))
+'''
+
+
+def test_data_parallel_training_under_torchrun_keeps_ranks_in_step(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent)))
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node", "2", str(script)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["world"] == 2
+    assert out["spread"] == 0.0  # DistributedDataParallel keeps both copies identical
+    assert out["last"] < 0.5 * out["first"]
+    assert out["accuracy"] > 0.9
