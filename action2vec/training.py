@@ -90,6 +90,22 @@ def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
     between the processes (so the ranking loss's contrastive videos come from each process's
     part) and their gradients are averaged; only rank 0 writes the resume state.
     """
+    before = torch.get_num_threads()
+    if torch.device(device).type == "cpu":
+        # One thread: multi-threaded CPU training gave one of two different models in about 1
+        # run in 4 on an AVX-512 machine (neither MKL_CBWR nor deterministic algorithms helped);
+        # with one thread every run is the same, at about 1.5x the time.
+        torch.set_num_threads(1)
+    try:
+        return run_epochs(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
+                          lr, lam, warmup, seed, device, progress, resume)
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_epochs(model, sequences, lengths, targets, class_vectors, epochs, batch_size, lr, lam,
+               warmup, seed, device, progress, resume):
+    """The training loop of ``train``."""
     device = torch.device(device)
     model.to(device).train()
     rank, world = distributed.rank_and_size()
@@ -99,6 +115,8 @@ def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
     y = torch.as_tensor(targets)
     vectors = torch.as_tensor(class_vectors, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    cuda = device.type == "cuda"  # float16 autocast with loss scaling on a GPU; float32 on a CPU
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
     order = torch.Generator().manual_seed(seed)
     steps_per_epoch = -(-len(x) // batch_size)
     history, step, first = [], 0, 0
@@ -106,6 +124,8 @@ def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
         state = torch.load(resume, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         order.set_state(state["order"])
         torch.set_rng_state(state["rng"])
         history, step, first = state["history"], state["step"], len(state["history"])
@@ -117,12 +137,15 @@ def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
         for batch in torch.randperm(len(x), generator=order).split(batch_size):
             idx = batch[rank::world] if len(batch) >= world else batch[:1]
             weight = lambda_at(step, steps_per_epoch, lam, warmup)
-            embeddings, logits = net(x[idx].to(device), n_steps[idx].to(device))
-            total, ranking, cross_entropy = dual_loss(embeddings, logits, y[idx].to(device),
-                                                      vectors, weight)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
+                embeddings, logits = net(x[idx].to(device, non_blocking=True),
+                                         n_steps[idx].to(device))
+            total, ranking, cross_entropy = dual_loss(embeddings.float(), logits.float(),
+                                                      y[idx].to(device), vectors, weight)
             optimizer.zero_grad()
-            total.backward()
-            optimizer.step()
+            scaler.scale(total).backward()
+            scaler.step(optimizer)
+            scaler.update()
             sums += [total.item() * len(idx), ranking.item() * len(idx),
                      cross_entropy.item() * len(idx)]
             step += 1
@@ -132,6 +155,7 @@ def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
         bar.set_postfix(loss=f"{row['loss']:.4f}")
         if resume and rank == 0:
             save_state(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                "scaler": scaler.state_dict(),
                                 "order": order.get_state(), "rng": torch.get_rng_state(),
                                 "history": history, "step": step})
     model.eval()

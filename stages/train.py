@@ -95,7 +95,8 @@ def main():
         test = np.isin(labels, split["unseen"])
         np.savez(out / f"split-{k}.npz", video_id=np.array(data["video_id"])[test],
                  label=labels[test],
-                 embedding=embed(model, data["sequences"][test], data["lengths"][test]))
+                 embedding=embed(model, data["sequences"][test], data["lengths"][test],
+                                 device=p["train"]["device"]))
         (out / f"split-{k}.json").write_text(json.dumps(history, indent=1))
         if k == 0:
             PLOTS.mkdir(parents=True, exist_ok=True)
