@@ -111,11 +111,17 @@ def extracted(tmp_path):
             iter_videos(tmp_path / "data" / "features")}
 
 
-def test_killed_extraction_resumes_and_matches_an_uninterrupted_run(tmp_path, video_file):
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    for root in (whole, killed):
+def twin_projects(tmp_path, video_file, n_videos, *names):
+    """Projects listing the same real videos, to run one extraction two ways."""
+    roots = [tmp_path / name for name in names]
+    for root in roots:
         root.mkdir()
-        extraction_project(root, video_file, 6)
+        extraction_project(root, video_file, n_videos)
+    return roots
+
+
+def test_killed_extraction_resumes_and_matches_an_uninterrupted_run(tmp_path, video_file):
+    whole, killed = twin_projects(tmp_path, video_file, 6, "whole", "killed")
     assert run_stage(whole, "extract").returncode == 0
     with open(killed / "log", "w") as log:
         job = subprocess.Popen([sys.executable, str(ROOT / "stages" / "extract.py")], cwd=killed,
@@ -161,10 +167,7 @@ def test_extraction_is_incremental_when_videos_are_added_or_removed(tmp_path, vi
 
 
 def test_extraction_under_torchrun_writes_the_single_process_shards(tmp_path, video_file):
-    one, two = tmp_path / "one", tmp_path / "two"
-    for root in (one, two):
-        root.mkdir()
-        extraction_project(root, video_file, 5)
+    one, two = twin_projects(tmp_path, video_file, 5, "one", "two")
     assert run_stage(one, "extract").returncode == 0
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            "--nproc_per_node", "2", str(ROOT / "stages" / "extract.py")],
