@@ -47,12 +47,12 @@ def list_ucf101(root):
     (classInd.txt, trainlist0{1,2,3}.txt, testlist0{1,2,3}.txt). Every video named in the lists;
     a listed file that is missing is left to the decode stage to report."""
     root, lists = Path(root), Path(root) / "ucfTrainTestlist"
-    index = {}
+    index, classes = {}, published("ucf101")
     for n, line in read_lines(lists / "classInd.txt"):
         parts = line.split()
         if len(parts) != 2 or not parts[0].isdigit():
             raise Action2VecError(f"{lists / 'classInd.txt'}:{n}: malformed line {line!r}")
-        if parts[1] not in published("ucf101"):
+        if parts[1] not in classes:
             raise Action2VecError(f"{lists / 'classInd.txt'}:{n}: class {parts[1]!r} is not a "
                                   "UCF101 class")
         index[parts[1]] = int(parts[0])
@@ -86,10 +86,10 @@ def list_hmdb51(root):
     files = sorted(lists.glob("*_test_split1.txt"))
     if not files:
         raise Action2VecError(f"dataset.root: no {lists}/*_test_split1.txt (HMDB51 split files)")
-    videos = []
+    videos, classes = [], published("hmdb51")
     for path in files:
         label = path.name[: -len("_test_split1.txt")]
-        if label not in published("hmdb51"):
+        if label not in classes:
             raise Action2VecError(f"{path}: class {label!r} is not an HMDB51 class")
         for n, line in read_lines(path):
             parts = line.split()
@@ -141,13 +141,13 @@ def list_kinetics400(root):
     annotation is an error; a clip that is missing (many YouTube videos are gone) is listed at
     its expected path, and the decode stage counts and lists it as missing."""
     root = Path(root)
-    folders = (root, root / "annotations")
-    lists = [d / n for d in folders for n in KINETICS_LISTS if (d / n).is_file()]
+    lists = [d / n for d in (root, root / "annotations") for n in KINETICS_LISTS
+             if (d / n).is_file()]
     if not lists:
         raise Action2VecError(f"dataset.root: no Kinetics annotation CSV "
                               f"({', '.join(KINETICS_LISTS)}) in {root} or {root / 'annotations'}")
     classes, clips, videos = published("kinetics400"), index_clips(root), {}
-    folders = {folder_class(c): c for c in classes}
+    by_folder = {folder_class(c): c for c in classes}
     for path in lists:
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
@@ -167,7 +167,7 @@ def list_kinetics400(root):
                                           "Kinetics-400 class")
                 name = kinetics_clip(row, where)
                 clip = clips.get(name, root / row["split"] / row["label"] / name)
-                folder = folders.get(folder_class(clip.parent.name), row["label"])
+                folder = by_folder.get(folder_class(clip.parent.name), row["label"])
                 if folder != row["label"]:
                     raise Action2VecError(f"{where}: {clip} lies in the folder of class "
                                           f"{folder!r} but is annotated {row['label']!r}")

@@ -107,6 +107,16 @@ def read_shard(path):
     return ids, labels, [features[offsets[i]:offsets[i + 1]] for i in range(len(ids))], attrs
 
 
+def shard_index(path):
+    """(feature_key, video ids) of a shard, read without its features; a shard whose features
+    and offsets disagree is an error."""
+    with h5py.File(path, "r") as f:
+        if f["features"].shape[0] != f["offsets"][-1]:
+            raise ValueError(f"{f['features'].shape[0]} feature rows, offsets say "
+                             f"{f['offsets'][-1]}")
+        return decode_attr(f.attrs.get("feature_key", "")), list(f["video_id"].asstr()[:])
+
+
 def shard_number(path):
     return int(Path(path).stem.split("-")[1])
 
@@ -127,19 +137,20 @@ def resume(out_dir, key, wanted):
     done, following = set(), 0
     for path in sorted(out_dir.glob(PATTERN)):
         try:
-            ids, labels, arrays, attrs = read_shard(path)
+            shard_key, ids = shard_index(path)
         except Exception as exc:  # noqa: BLE001 - any damage means: extract these videos again
             log.warning("%s cannot be read (%s); its videos are extracted again", path, exc)
             path.unlink()
             continue
-        if attrs.get("feature_key") != key:
+        if shard_key != key:
             path.unlink()
             continue
         keep = [i for i, video in enumerate(ids) if video in wanted and video not in done]
         if not keep:
             path.unlink()
             continue
-        if len(keep) < len(ids):
+        if len(keep) < len(ids):  # only then are the features read
+            ids, labels, arrays, attrs = read_shard(path)
             write_shard(path, [ids[i] for i in keep], [labels[i] for i in keep],
                         [arrays[i] for i in keep], attrs)
         done.update(ids[i] for i in keep)
