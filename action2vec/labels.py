@@ -130,6 +130,12 @@ def read_class_vectors(path):
     return {c["name"]: c["vector"] for c in json.loads(Path(path).read_text())["classes"]}
 
 
+def phrase_vector(words, word_vector):
+    """The mean word vector of several words, ``word_vector(word)`` each: how a class name or a
+    phrase becomes one vector (section 3.2)."""
+    return np.mean([word_vector(w) for w in words], axis=0)
+
+
 def class_vectors(classes, vectors, name_map):
     """(n_classes, dim) float32: the mean word vector of each class; a missing word is an error."""
     rows = []
@@ -140,5 +146,5 @@ def class_vectors(classes, vectors, name_map):
             raise Action2VecError(f"class {name!r}: word {missing[0] if missing else name!r} is "
                                   "not in the word vectors; add a row to the name map "
                                   "(labels.name_map) that maps it to words that are")
-        rows.append(np.mean([vectors[w] for w in words], axis=0))
+        rows.append(phrase_vector(words, vectors.__getitem__))
     return np.asarray(rows, dtype=np.float32)

@@ -25,17 +25,21 @@ def tsne_coordinates(vectors, seed):
     return tsne.fit_transform(x)
 
 
-def tsne_png(path, vectors, names, seed, title):
-    """A labelled scatter of the t-SNE of class vectors, written as a PNG."""
+def tsne_png(path, vectors, names, seed, title, marked=0):
+    """A labelled scatter of the t-SNE of class vectors, written as a PNG; the last ``marked``
+    points (e.g. new videos among the classes) are drawn as red crosses."""
     from matplotlib.figure import Figure
 
     xy = tsne_coordinates(vectors, seed)
     fig = Figure(figsize=(9, 9), dpi=120, layout="constrained")
     ax = fig.add_subplot()
-    ax.scatter(xy[:, 0], xy[:, 1], s=18, color="tab:blue")
+    split = len(xy) - marked
+    ax.scatter(xy[:split, 0], xy[:split, 1], s=18, color="tab:blue")
+    ax.scatter(xy[split:, 0], xy[split:, 1], s=60, color="tab:red", marker="x")
     size = 9 if len(names) <= 60 else 6
-    for (x, y), name in zip(xy, names):
-        ax.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=size)
+    for i, ((x, y), name) in enumerate(zip(xy, names)):
+        ax.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=size,
+                    color="tab:red" if i >= split else "black")
     ax.margins(0.12)  # room for the labels of the outermost points
     ax.set_title(title)
     ax.set_xticks([])

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from action2vec.evaluation import normalise
-from action2vec.labels import class_name, split_name
+from action2vec.labels import class_name, phrase_vector, split_name
 
 
 def first_verb_synset(word, wordnet):
@@ -155,7 +155,7 @@ def label_semantics(classes, name_map, word_vector, wordnet, simulate_root=True)
     by_name = {"n": len(named), "spearman": None}
     if len(named) > 2:
         gold = wup_matrix([lemmas[c] for c in named], wordnet, simulate_root)
-        mean = [np.mean([word_vector(w) for w in class_name(c, name_map).words], 0) for c in named]
+        mean = [phrase_vector(class_name(c, name_map).words, word_vector) for c in named]
         by_name["spearman"] = rowwise_spearman(gold, cosine_matrix(mean))
     return {"n_classes": len(classes),
             "verbs": {"n": len(set(verbs)),

@@ -79,6 +79,23 @@ def declared_frames(path):
         return 0
 
 
+def open_error(path):
+    """Why a file cannot be opened as a video (one line), or None. Uses PyAV, whose errors are
+    Python exceptions: decord prints a native log line before it raises on such files."""
+    import av
+
+    if not Path(path).is_file():
+        return "no such file"
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return "no video stream"
+    except Exception as exc:  # noqa: BLE001 - every container error is a per-file message
+        reason = getattr(exc, "strerror", None) or str(exc).strip()[:200]
+        return f"not a readable video ({type(exc).__name__}: {reason})"
+    return None
+
+
 def check_complete(declared, decodable):
     """A file whose header declares more frames than the decoder finds was cut short: decord
     then returns the shorter video without an error. A frame or two (2%) of slack is allowed."""

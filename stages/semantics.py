@@ -19,7 +19,7 @@ import pandas as pd
 
 from action2vec import Action2VecError, params, wordnet
 from action2vec.evaluation import pooled
-from action2vec.labels import load_vectors, read_name_map
+from action2vec.labels import load_vectors, phrase_vector, read_name_map
 from action2vec.plots import tsne_png
 from action2vec.semantics import (class_means, class_verb, cosine_matrix, in_wordnet,
                                   rowwise_spearman, vector_arithmetic, wup_matrix)
@@ -43,11 +43,6 @@ def verb_matrices(a2v, features, video_verbs, verbs, vectors, wn, simulate_root)
                   "word2vec": np.array([vectors[v] for v in verbs]),
                   "pooled_c3d": class_means(features, video_verbs, verbs)}
     return {name: rowwise_spearman(gold, cosine_matrix(m)) for name, m in candidates.items()}
-
-
-def phrase_vector(words, vectors):
-    """The mean word vector of a space-separated phrase (a noun such as "eye makeup")."""
-    return np.mean([vectors[w] for w in words.split()], axis=0)
 
 
 def main():
@@ -74,8 +69,11 @@ def main():
                                    "simulate_root": p["semantics"]["simulate_root"]}, indent=1))
 
     means = dict(zip(classes, class_means(saved["embedding"], saved["label"], classes)))
-    accuracy, rows = vector_arithmetic(means, lambda noun: phrase_vector(noun, vectors), classes,
-                                       name_map)
+
+    def noun_vector(noun):  # a noun may be a phrase ("eye makeup")
+        return phrase_vector(noun.split(), vectors.__getitem__)
+
+    accuracy, rows = vector_arithmetic(means, noun_vector, classes, name_map)
     ANALOGY.write_text(json.dumps({"n_comparisons": len(rows), "accuracy": accuracy}, indent=1))
     EXAMPLES.parent.mkdir(exist_ok=True)
     pd.DataFrame(rows, columns=["verb", "noun1", "noun2", "predicted", "correct"]).to_csv(

@@ -1,6 +1,6 @@
 import numpy as np
 
-from action2vec.video import clip_starts, frame_indices, probe, read_frames
+from action2vec.video import clip_starts, frame_indices, open_error, probe, read_frames
 
 
 def test_clip_starts_give_the_papers_52_steps_for_14_seconds():
@@ -61,3 +61,11 @@ def test_empty_text_and_missing_files_are_rejected_with_a_reason(tmp_path):
     for name in ("empty.mp4", "notes.mp4", "missing.mp4"):
         info = probe(tmp_path / name, fps=30, max_seconds=14)
         assert info["status"] == "rejected" and info["reason"], name
+
+
+def test_open_error_says_why_a_file_is_not_a_video(video_file, tmp_path):
+    assert open_error(video_file()) is None
+    assert open_error(tmp_path / "none.mp4") == "no such file"
+    (tmp_path / "text.mp4").write_text("hello")
+    assert open_error(tmp_path / "text.mp4").startswith("not a readable video (")
+    assert "\n" not in open_error(tmp_path / "text.mp4")

@@ -1,0 +1,306 @@
+"""The ``action2vec`` command: use a trained pipeline without writing code.
+
+    action2vec embed VIDEO...             new videos -> nearest classes and words
+    action2vec nearest TERM               nearest classes and words to a class name or words
+    action2vec analogy "play piano" - piano + violin
+    action2vec export [--out DIR]         class (and video) embeddings in word2vec format
+    action2vec info FILE...               what a shard, model, sequence or export file holds
+
+Results go to stdout, progress and messages to stderr. Exit status: 0 on success, 1 on an error
+or when any video could not be embedded (the others are still printed and written), 2 on bad
+usage.
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from action2vec import Action2VecError, __version__
+
+log = logging.getLogger("action2vec")
+
+
+def table(rows, headers):
+    """Rows of cells as aligned text columns (numbers right-aligned)."""
+    cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row]
+             for row in [headers, *rows]]
+    width = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    right = [isinstance(c, (int, float)) for c in (rows[0] if rows else headers)]
+    return "\n".join("  ".join(c.rjust(w) if r else c.ljust(w)
+                               for c, w, r in zip(row, width, right)).rstrip()
+                     for row in cells)
+
+
+def side_by_side(classes, words, class_header="class"):
+    """Nearest classes and nearest words as one numbered table."""
+    rows = []
+    for i in range(max(len(classes), len(words))):
+        c = classes[i] if i < len(classes) else ("", "")
+        w = words[i] if i < len(words) else ("", "")
+        rows.append([i + 1, *c, *w])
+    return table(rows, ["#", class_header, "cosine", "word", "cosine"])
+
+
+def indent(text, prefix="  "):
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def load(args):
+    from action2vec.trained import Trained
+
+    trained = Trained(args.project, args.model, args.device, progress=sys.stderr.isatty())
+    log.info("model %s (%s, %d classes)", trained.model_path,
+             trained.checkpoint.get("variant", "?"), len(trained.class_vectors))
+    return trained
+
+
+def vocab(args):
+    return args.vocab or None  # 0: the whole vocabulary
+
+
+# ---------------------------------------------------------------- subcommands
+
+
+def read_labels(text):
+    """--classes: a file with one name per line, or names separated by commas."""
+    path = Path(text)
+    names = path.read_text().splitlines() if path.is_file() else text.split(",")
+    names = [n.strip() for n in names if n.strip()]
+    if not names:
+        raise Action2VecError(f"--classes {text!r}: no class names")
+    return names
+
+
+def cmd_embed(args):
+    from action2vec.export import write_video_vectors
+    from action2vec.trained import nearest
+
+    if args.out and Path(args.out).suffix not in (".npy", ".h5", ".hdf5"):
+        raise Action2VecError(f"--out {args.out}: use a .npy or .h5 file name")
+    trained = load(args)
+    labels = read_labels(args.classes) if args.classes else list(trained.class_vectors)
+    label_vectors = trained.label_vectors(labels)
+    trained.word_vectors  # noqa: B018 - load the word vectors before the long part
+    if trained.features.get("random_init"):
+        log.info("note: features come from a RANDOMLY initialised %s (seed %s), as the model's "
+                 "did; see the README, 'Weights'", trained.features["extractor"].upper(),
+                 trained.features.get("random_init_seed"))
+    failed = []
+
+    def report(path, message):
+        failed.append(path)
+        print(f"error: {path}: {message}", file=sys.stderr, flush=True)
+
+    vectors, clips = trained.embed_videos(args.videos, report, args.batch_size)
+    for path, vector, n in zip(args.videos, vectors, clips):
+        if vector is None:
+            continue
+        print(f"{path}  ({n} clips)")
+        print(indent(side_by_side(nearest(vector, labels, label_vectors, args.top),
+                                  trained.nearest_words(vector, args.top, (), vocab(args)))))
+        print()
+    done = [v for v in vectors if v is not None]
+    if args.out and done:
+        log.info("wrote %s", write_video_vectors(args.out, args.videos, vectors, clips,
+                                                  trained.model_path))
+    if args.plot and done:
+        plot_videos(trained, args.plot, args.videos, vectors)
+    if failed:
+        print(f"{len(done)} of {len(args.videos)} videos embedded; {len(failed)} failed",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def plot_videos(trained, path, paths, vectors):
+    import numpy as np
+
+    from action2vec.plots import tsne_png
+
+    names, matrix = trained.class_embeddings()
+    new = [(Path(p).name, v) for p, v in zip(paths, vectors) if v is not None]
+    tsne_png(path, np.concatenate([matrix, np.stack([v for _, v in new])]),
+             names + [n for n, _ in new], trained.params["seed"],
+             "New videos (red) among the class embeddings (t-SNE)", marked=len(new))
+    log.info("wrote %s", path)
+
+
+def cmd_nearest(args):
+    from action2vec.trained import nearest
+
+    trained = load(args)
+    term = trained.term(" ".join(args.term))
+    names, matrix = trained.class_embeddings()
+    what = "class embedding" if term.kind == "class" else "word vector"
+    print(f"{term.text}  ({what})")
+    print(indent(side_by_side(nearest(term.vector, names, matrix, args.top, exclude={term.text}),
+                              trained.nearest_words(term.vector, args.top, term.words,
+                                                    vocab(args)))))
+    return 0
+
+
+def cmd_analogy(args):
+    from action2vec.trained import analogy
+
+    trained = load(args)
+    terms, classes, words = analogy(trained, args.expression, args.top, vocab(args))
+    print(" ".join(f"{'-' if sign < 0 else '+' if i else ''} {t.text} [{t.kind}]".strip()
+                   for i, (sign, t) in enumerate(terms)))
+    rows = [[i + 1, name, distance, cosine] for i, (name, distance, cosine) in enumerate(classes)]
+    print(indent(table(rows, ["#", "nearest class", "distance", "cosine"])))
+    print(indent(table([[i + 1, w, s] for i, (w, s) in enumerate(words)],
+                       ["#", "nearest word", "cosine"])))
+    return 0
+
+
+def cmd_export(args):
+    from action2vec.export import export
+
+    trained = load(args)
+    for path in export(trained, args.out, args.videos, args.words):
+        print(path)
+    return 0
+
+
+def cmd_info(args):
+    from action2vec.export import describe
+
+    status = 0
+    for i, path in enumerate(args.files):
+        try:
+            rows = describe(path)
+        except Action2VecError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(("\n" if i else "") + str(path))
+        print(indent(table([[k, v] for k, v in rows], ["field", "value"]).split("\n", 1)[1]))
+    return status
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def model_options(parser, neighbours=True):
+    parser.add_argument("--project", default=".", metavar="DIR",
+                        help="the DVC project whose outputs are used (default: .)")
+    parser.add_argument("--model", metavar="PATH",
+                        help="a checkpoint of the train stage (default: "
+                             "data/train/action2vec/all/split-0.pt, trained on every class)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    if not neighbours:
+        return
+    parser.add_argument("-k", "--top", type=int, default=5, metavar="N",
+                        help="how many neighbours to list (default: 5)")
+    parser.add_argument("--vocab", type=int, default=30000, metavar="N",
+                        help="search the N most frequent words for nearest words (default: "
+                             "30000; 0: all; rare words have noisy vectors)")
+
+
+def command(commands, name, run, summary, description):
+    """A subcommand: ``summary`` in the command list, ``description`` in its --help."""
+    sub = commands.add_parser(name, help=summary, description=description)
+    sub.set_defaults(run=run)
+    return sub
+
+
+def parser():
+    top = argparse.ArgumentParser(
+        prog="action2vec",
+        description="Use a trained Action2Vec pipeline (a DVC project's outputs) without "
+                    "writing code.",
+        epilog="Run `action2vec COMMAND --help` for each command. Exit status: 0 ok, 1 error "
+               "or some videos failed, 2 bad usage.")
+    top.add_argument("--version", action="version", version=f"action2vec {__version__}")
+    top.add_argument("-q", "--quiet", action="store_true", help="only results and errors")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = command(
+        commands, "embed", cmd_embed, "embed new videos; print their nearest classes and words",
+        description="Run the trained pipeline (decode, features with the project's extractor "
+                    "and weights, PCA, padding to the model's steps, HRNN) on video files and "
+                    "print, for each, the nearest classes (cosine to the class names' word "
+                    "vectors: zero-shot recognition) and the nearest vocabulary words. A video "
+                    "that cannot be read is reported on one line; the others go on, and the "
+                    "exit status is then 1.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO")
+    p.add_argument("--classes", metavar="NAMES|FILE",
+                   help="candidate classes instead of the project's: comma-separated names or "
+                        "a file with one per line; any name whose words are in the word vectors")
+    p.add_argument("--out", metavar="FILE",
+                   help="write the embeddings: .npy (one row per VIDEO, NaN if it failed) or "
+                        ".h5 (with paths, ok flags and clip counts)")
+    p.add_argument("--plot", metavar="PNG",
+                   help="draw the videos among the class embeddings (t-SNE)")
+    p.add_argument("--batch-size", type=int, metavar="N",
+                   help="clips per forward pass (default: the project's features.batch_size)")
+    model_options(p)
+
+    p = command(
+        commands, "nearest", cmd_nearest, "nearest classes and words to a class name or words",
+        description="TERM is a class name (any spelling: \"throw ball\", ThrowBall, "
+                    "throw_ball), whose vector is the mean embedding of its videos, or words, "
+                    "whose vector is the mean of their word vectors. Prints the nearest classes "
+                    "and vocabulary words by cosine.")
+    p.add_argument("term", nargs="+", metavar="TERM")
+    model_options(p)
+
+    p = command(
+        commands, "analogy", cmd_analogy, 'vector arithmetic: "play piano" - piano + violin',
+        description="Add and subtract terms (class names or words; operators + and - stand "
+                    "apart) and print the nearest classes by Euclidean distance, the rule of "
+                    "the paper's Table 4, and the nearest words by cosine (the input words "
+                    "left out).")
+    p.add_argument("expression", nargs="+", metavar="TERM [+|- TERM]...")
+    model_options(p)
+
+    p = command(
+        commands, "export", cmd_export,
+        "write the embeddings in word2vec format (text and binary)",
+        description="Write OUT/classes.txt and OUT/classes.bin (one vector per class, the mean "
+                    "embedding of its videos, keyed by the name with underscores), optionally "
+                    "OUT/videos.{txt,bin}, and OUT/metadata.json (dataset, params, metrics, "
+                    "model). Load them with gensim.models.KeyedVectors.load_word2vec_format.")
+    p.add_argument("--out", default="export", metavar="DIR", help="(default: export)")
+    p.add_argument("--videos", action="store_true", help="also one vector per video")
+    p.add_argument("--words", type=int, default=0, metavar="N",
+                   help="also the N most frequent words of the word vectors, which share the "
+                        "space, so analogies mixing classes and words work in gensim")
+    model_options(p, neighbours=False)
+
+    p = command(
+        commands, "info", cmd_info,
+        "what a feature shard, sequence file, model or export file holds",
+        description="Describe files of a project: HDF5 feature and PCA shards, sequences.h5, "
+                    "embed outputs, model checkpoints (.pt), word2vec files (.txt, .bin) and "
+                    "export metadata (.json), numpy files.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    return top
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
+    logging.getLogger("action2vec.features").setLevel(logging.CRITICAL)  # embed reports its own
+    logging.getLogger("action2vec.extractors").setLevel(logging.ERROR)
+    logging.getLogger("gensim").setLevel(logging.ERROR)  # its notes on word2vec files
+    for name, least in (("top", 1), ("batch_size", 1), ("words", 0), ("vocab", 0)):
+        value = getattr(args, name, None)
+        if value is not None and value < least:
+            print(f"error: --{name.replace('_', '-')} must be at least {least}, got {value}",
+                  file=sys.stderr)
+            return 2
+    try:
+        return args.run(args)
+    except Action2VecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

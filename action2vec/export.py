@@ -1,0 +1,260 @@
+"""The learned embeddings as word2vec files (text and binary), which
+``gensim.models.KeyedVectors.load_word2vec_format`` and most word-vector tools read, with a
+metadata file saying where they came from; and ``describe``, what a project file contains.
+
+A class's key is its name with spaces as underscores ("play_piano"), as in GoogleNews phrases.
+"""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from action2vec import Action2VecError, __version__
+from action2vec.extractors import file_sha256
+from action2vec.trained import METRICS
+
+BINARY_SUFFIXES = (".bin", ".bin.gz")
+
+
+def word2vec_key(name):
+    """A class name or video id as one word2vec token: whitespace becomes underscores."""
+    return re.sub(r"\s+", "_", str(name).strip())
+
+
+def keys_of(names, what):
+    keys = [word2vec_key(n) for n in names]
+    if len(set(keys)) != len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise Action2VecError(f"export: {what} {twice[:3]} collide as word2vec keys")
+    return keys
+
+
+def write_word2vec(path, keys, matrix, binary):
+    """One word2vec file, written under a temporary name and renamed when complete."""
+    from gensim.models import KeyedVectors
+
+    matrix = np.asarray(matrix, dtype=np.float32)
+    vectors = KeyedVectors(matrix.shape[1])
+    vectors.add_vectors(keys, matrix)
+    tmp = Path(f"{path}.tmp")
+    vectors.save_word2vec_format(str(tmp), binary=binary)
+    os.replace(tmp, path)
+    return Path(path)
+
+
+def write_both(out_dir, stem, keys, matrix):
+    """``stem.txt`` (text) and ``stem.bin`` (binary)."""
+    return [write_word2vec(out_dir / f"{stem}.txt", keys, matrix, binary=False),
+            write_word2vec(out_dir / f"{stem}.bin", keys, matrix, binary=True)]
+
+
+def project_metrics(project):
+    """Every metrics/*.json of the project, by file stem."""
+    return {p.stem: json.loads(p.read_text())
+            for p in sorted((Path(project) / METRICS).glob("*.json"))}
+
+
+def export(trained, out_dir, videos=False, words=0):
+    """Write classes.{txt,bin} (one vector per class: the mean embedding of its videos),
+    optionally videos.{txt,bin} (one per video, keyed by video id) and the ``words`` most
+    frequent vocabulary words beside the classes (they share the space), and metadata.json.
+    Returns the paths written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names, matrix = trained.class_embeddings()
+    keys = keys_of(names, "classes")
+    class_keys = dict(zip(keys, names))
+    vocab = trained.word_vectors.index_to_key[:words] if words else []
+    extra_keys = [w for w in vocab if w not in class_keys]
+    extra = (trained.word_vectors[extra_keys] if extra_keys
+             else np.zeros((0, trained.dim), np.float32))
+    written = write_both(out_dir, "classes", keys + extra_keys, np.concatenate([matrix, extra]))
+    n_videos = 0
+    if videos:
+        ids, _, embeddings = trained.video_embeddings()
+        written += write_both(out_dir, "videos", keys_of(ids, "video ids"), embeddings)
+        n_videos = len(ids)
+    meta = {
+        "format": "word2vec",
+        "files": {"classes": ["classes.txt", "classes.bin"],
+                  **({"videos": ["videos.txt", "videos.bin"]} if videos else {})},
+        "dim": trained.dim,
+        "dataset": trained.params["dataset"],
+        "classes": class_keys,
+        "class_vector": "mean Action2Vec embedding of the class's videos",
+        "words": {"count": len(extra_keys), "source": trained.spec,
+                  "skipped_as_class_keys": len(vocab) - len(extra_keys)},
+        "n_videos": n_videos,
+        "model": {"path": str(trained.model_path), "sha256": file_sha256(trained.model_path),
+                  "variant": trained.checkpoint.get("variant"),
+                  "config": trained.checkpoint["config"]},
+        "word_vectors": trained.spec,
+        "params": trained.params,
+        "metrics": project_metrics(trained.project),
+        "action2vec_version": __version__,
+    }
+    tmp = out_dir / "metadata.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, out_dir / "metadata.json")
+    return written + [out_dir / "metadata.json"]
+
+
+def write_video_vectors(path, paths, vectors, clips, model_path):
+    """``embed --out``: .npy, one row per given video (NaN where it failed), or .h5 with the
+    paths, an ``ok`` flag and clip counts too. Written under a temporary name, then renamed."""
+    path = Path(path)
+    dim = next(len(v) for v in vectors if v is not None)
+    matrix = np.array([np.full(dim, np.nan, np.float32) if v is None else v for v in vectors],
+                      dtype=np.float32)
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix == ".npy":
+        with open(tmp, "wb") as f:
+            np.save(f, matrix)
+    elif path.suffix in (".h5", ".hdf5"):
+        with h5py.File(tmp, "w") as f:
+            f["embedding"] = matrix
+            f.create_dataset("path", data=[str(p) for p in paths], dtype=h5py.string_dtype())
+            f["ok"] = np.array([v is not None for v in vectors])
+            f["n_clips"] = np.asarray(clips, dtype=np.int64)
+            f.attrs["model"] = str(model_path)
+            f.attrs["model_sha256"] = file_sha256(model_path)
+    else:
+        raise Action2VecError(f"--out {path}: use a .npy or .h5 file name")
+    os.replace(tmp, path)
+    return path
+
+
+# ---------------------------------------------------------------- describe (action2vec info)
+
+
+def describe(path):
+    """[(field, value)] saying what a file is and holds: a feature or PCA shard, a sequence
+    file, an ``embed`` output, a model checkpoint, a word2vec file, an export's metadata, or a
+    numpy array file."""
+    path = Path(path)
+    if not path.is_file():
+        raise Action2VecError(f"{path}: no such file")
+    name = path.name.lower()
+    if name.endswith((".h5", ".hdf5")):
+        return describe_hdf5(path)
+    if name.endswith(".pt"):
+        return describe_checkpoint(path)
+    if name.endswith(".json"):
+        return describe_metadata(path)
+    if name.endswith((".npy", ".npz")):
+        return describe_numpy(path)
+    if name.endswith((".txt", ".vec", ".w2v") + BINARY_SUFFIXES):
+        return describe_word2vec(path)
+    raise Action2VecError(f"{path}: cannot tell what this is from its name; expected .h5 "
+                          "(shard, sequences, embed output), .pt (model), .txt/.bin (word2vec), "
+                          "metadata .json, or .npy/.npz")
+
+
+def describe_hdf5(path):
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise Action2VecError(f"{path}: not a readable HDF5 file ({exc})")
+    with f:
+        attrs = {k: v for k, v in f.attrs.items()}
+        if {"features", "offsets", "video_id"} <= set(f):
+            kind = ("PCA-projected feature shard" if "pca_dims" in attrs
+                    else "clip feature shard")
+            rows = [("kind", kind), ("videos", len(f["video_id"])),
+                    ("clips", f["features"].shape[0]), ("dim", f["features"].shape[1]),
+                    ("classes", len(set(f["label"].asstr()[:])))]
+            keys = ["extractor", "layer", "weights", "weights_sha256", "random_init", "stride",
+                    "fps", "max_seconds", "precision", "pca_dims", "feature_key"]
+            return rows + [(k, attrs[k]) for k in keys if k in attrs and attrs[k] != ""]
+        if "sequences" in f:
+            n, steps, dim = f["sequences"].shape
+            lengths = f["lengths"][:]
+            return [("kind", "padded clip-feature sequences (sequence stage)"), ("videos", n),
+                    ("steps", steps), ("dim", dim),
+                    ("mean length", f"{lengths.mean():.1f}" if n else "-"),
+                    ("classes", len(set(f["label"].asstr()[:])))]
+        if "embedding" in f and "path" in f:
+            ok = f["ok"][:]
+            return [("kind", "action2vec embed output"), ("videos", len(ok)),
+                    ("embedded", int(ok.sum())), ("dim", f["embedding"].shape[1]),
+                    *[(k, attrs[k]) for k in ("model", "model_sha256") if k in attrs]]
+        return [("kind", "HDF5 file")] + [(k, f"{v.shape} {v.dtype}") for k, v in f.items()
+                                          if isinstance(v, h5py.Dataset)]
+
+
+def describe_checkpoint(path):
+    from action2vec.trained import load_checkpoint
+
+    model, checkpoint = load_checkpoint(path, "cpu")
+    config, split = checkpoint["config"], checkpoint.get("split", {})
+    return [("kind", "Action2Vec model checkpoint (train stage)"),
+            ("variant", checkpoint.get("variant")), ("network", config["kind"]),
+            ("input", f"{checkpoint.get('steps')} steps x {config['input_dim']}"),
+            ("embedding dim", config["embed_dim"]),
+            ("trained on", f"{len(split.get('seen', []))} classes"),
+            ("held out", f"{len(set(split.get('unseen', [])) - set(split.get('seen', [])))} "
+                         "classes"),
+            ("parameters", sum(p.numel() for p in model.parameters())),
+            ("config", json.dumps(config))]
+
+
+def describe_word2vec(path):
+    from gensim.models import KeyedVectors
+
+    binary = path.name.lower().endswith(BINARY_SUFFIXES)
+    kind = "binary" if binary else "text"
+    try:  # the header gives the size; only the first vectors are read, so any size is quick
+        with open_text_or_gzip(path) as f:
+            count, dim = (int(x) for x in f.readline().split())
+        first = KeyedVectors.load_word2vec_format(str(path), binary=binary, limit=5)
+    except Exception as exc:  # noqa: BLE001 - any parse failure gets the file's name
+        raise Action2VecError(f"{path}: not a word2vec {kind} file "
+                              f"({type(exc).__name__}: {exc})")
+    rows = [("kind", f"word2vec {kind} vectors"), ("vectors", count), ("dim", dim),
+            ("first keys", ", ".join(first.index_to_key))]
+    meta = path.with_name("metadata.json")
+    if meta.is_file():
+        rows += [(k, v) for k, v in describe_metadata(meta) if k not in ("kind", "dim")]
+    return rows
+
+
+def open_text_or_gzip(path):
+    import gzip
+
+    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+
+
+def describe_metadata(path):
+    try:
+        meta = json.loads(path.read_text())
+    except ValueError as exc:
+        raise Action2VecError(f"{path}: not valid JSON ({exc})")
+    if not isinstance(meta, dict) or meta.get("format") != "word2vec":
+        raise Action2VecError(f"{path}: not the metadata.json of an `action2vec export`")
+    zsl = meta["metrics"].get("zsl", {})
+    top1 = {ratio: round(v["action2vec"]["top1_mean"], 3) for ratio, v in zsl.items()
+            if "action2vec" in v}
+    return [("kind", "action2vec export metadata"), ("dataset", meta["dataset"]["name"]),
+            ("classes", len(meta["classes"])), ("videos", meta["n_videos"]),
+            ("extra words", meta["words"]["count"]), ("dim", meta["dim"]),
+            ("model", f"{meta['model']['path']} ({meta['model']['variant']})"),
+            ("word vectors", meta["word_vectors"]),
+            ("zero-shot top-1", json.dumps(top1) if top1 else "-")]
+
+
+def describe_numpy(path):
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets its name
+        raise Action2VecError(f"{path}: not a readable numpy file ({exc})")
+    if isinstance(data, np.ndarray):
+        return [("kind", "numpy array"), ("shape", data.shape), ("dtype", data.dtype),
+                ("rows all NaN", int(np.isnan(data).all(axis=-1).sum()) if data.ndim == 2
+                 else "-")]
+    with data:
+        return [("kind", "numpy archive")] + [(k, f"{data[k].shape} {data[k].dtype}")
+                                              for k in data.files]

@@ -1,0 +1,337 @@
+"""A trained pipeline as a tool (the ``action2vec`` command): new videos go through the same
+decode -> C3D/I3D features -> PCA -> padded sequence -> HRNN steps that trained the model, and the
+joint space is queried with class names and words.
+
+Everything comes from a DVC project's outputs (what ``dvc repro`` writes); the model can be any
+checkpoint the train stage wrote. A class's vector is the mean Action2Vec embedding of its videos
+(as in the paper's Figure 2 and section 4.2); a word's is its word vector; a phrase's the mean of
+its words' vectors (section 3.2).
+"""
+
+import difflib
+import json
+import logging
+import pickle
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from action2vec import Action2VecError, params
+from action2vec.evaluation import normalise
+from action2vec.labels import (PACKAGED_VECTORS, class_name, load_vectors, phrase_vector,
+                               read_class_vectors, read_name_map, split_name)
+from action2vec.semantics import class_means
+from action2vec.shards import read_attrs, shard_paths
+from action2vec.video import open_error
+
+# Outputs declared in dvc.yaml that the command reads (tests/test_trained.py checks they are).
+MODEL = Path("data/train/action2vec/all/split-0.pt")  # train_all: trained on every class
+PROJECTION = Path("data/pca/model.pkl")
+PCA_SHARDS = Path("data/pca/shards")  # their attributes say how features were extracted
+LABELS = Path("data/labels/classes.json")
+SEQUENCES = Path("data/sequence/sequences.h5")
+PARAMS = Path("params.yaml")
+METRICS = Path("metrics")
+log = logging.getLogger(__name__)
+
+
+class Term(NamedTuple):
+    """A class name or words, resolved to a vector of the joint space."""
+
+    text: str
+    kind: str  # "class" or "words"
+    vector: np.ndarray
+    words: list  # the words it stands for (excluded from its own nearest words)
+
+
+def require(path, what):
+    if not Path(path).exists():
+        raise Action2VecError(f"{path}: {what} not found; run `dvc repro` in the project first "
+                              "(or point --project at one that has run)")
+    return Path(path)
+
+
+def load_checkpoint(path, device):
+    from action2vec.model import load_model
+
+    try:
+        return load_model(path, device)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets its name
+        raise Action2VecError(f"{path}: not a model checkpoint written by the train stage "
+                              f"({type(exc).__name__}: {exc})")
+
+
+class Trained:
+    """The trained pipeline of a project: model, PCA, extraction settings, classes, vectors."""
+
+    def __init__(self, project=".", model=None, device="cpu", progress=False):
+        """``progress``: show progress bars on long work (embedding a whole dataset's videos,
+        extracting features of new ones)."""
+        self.project = Path(project)
+        self.progress = progress
+        self.model_path = require(Path(model) if model else self.project / MODEL, "model")
+        self.device = device
+        self.model, self.checkpoint = load_checkpoint(self.model_path, device)
+        with open(require(self.project / PROJECTION, "PCA model"), "rb") as f:
+            self.projection = pickle.load(f)
+        self.features = read_attrs(shard_paths(require(self.project / PCA_SHARDS,
+                                                       "PCA feature shards"))[0])
+        labels = require(self.project / LABELS, "class word vectors")
+        self.spec = json.loads(labels.read_text())["vectors"]
+        self.class_vectors = read_class_vectors(labels)
+        self.params = params.read(require(self.project / PARAMS, "params file"))
+        self.check_shapes()
+        self._words = self._videos = None
+
+    def check_shapes(self):
+        config = self.checkpoint["config"]
+        if self.projection.dims != config["input_dim"]:
+            raise Action2VecError(f"{self.model_path} takes {config['input_dim']}-d inputs but "
+                                  f"{self.project / PROJECTION} gives {self.projection.dims}-d: "
+                                  "the model is not from this project's pipeline")
+        dim = len(next(iter(self.class_vectors.values())))
+        if dim != config["embed_dim"]:
+            raise Action2VecError(f"{self.model_path} embeds in {config['embed_dim']}-d but the "
+                                  f"class word vectors ({self.spec}) are {dim}-d")
+
+    @property
+    def dim(self):
+        return self.checkpoint["config"]["embed_dim"]
+
+    @property
+    def word_vectors(self):
+        """The word vectors the model was trained against (gensim KeyedVectors), loaded once."""
+        if self._words is None:
+            spec = self.spec
+            if spec not in PACKAGED_VECTORS and not Path(spec).is_absolute():
+                spec = str(self.project / spec)
+            log.info("loading word vectors %s", self.spec)
+            self._words = load_vectors(spec)
+        return self._words
+
+    def name_map(self):
+        path = self.params["labels"]["name_map"]
+        return read_name_map(self.project / path if path else None,
+                             dataset=self.params["dataset"]["name"])
+
+    # ------------------------------------------------------------ the project's own videos
+
+    def video_embeddings(self):
+        """(video ids, labels, embeddings) of every video of the project, by this model: the
+        train stage's saved embeddings when they cover them all, else computed from the
+        sequences."""
+        if self._videos is None:
+            path = require(self.project / SEQUENCES, "sequences")
+            with h5py.File(path, "r") as f:
+                ids, labels = list(f["video_id"].asstr()[:]), list(f["label"].asstr()[:])
+            saved = self.model_path.with_suffix(".npz")
+            if saved.is_file() and list(np.load(saved)["video_id"]) == ids:
+                embeddings = np.load(saved)["embedding"]
+            else:
+                embeddings = self.embed_sequences_file(path)
+            self._videos = ids, labels, embeddings
+        return self._videos
+
+    def embed_sequences_file(self, path, chunk=1024):
+        from action2vec.training import embed
+
+        parts = []
+        with h5py.File(path, "r") as f:
+            total = len(f["lengths"])
+            for start in tqdm(range(0, total, chunk), desc="embed videos", unit="chunk",
+                              disable=not self.progress):
+                parts.append(embed(self.model, f["sequences"][start:start + chunk],
+                                   f["lengths"][start:start + chunk], device=self.device))
+        return np.concatenate(parts)
+
+    def class_embeddings(self):
+        """(class names, (n, dim)): the mean embedding of each class's videos, for the classes
+        with videos."""
+        _, labels, embeddings = self.video_embeddings()
+        present = set(labels)
+        names = [c for c in self.class_vectors if c in present]
+        return names, class_means(embeddings, labels, names)
+
+    # ------------------------------------------------------------ new videos
+
+    def extractor(self):
+        """The feature extractor the project's features came from, with the same weights."""
+        from action2vec.extractors import make_extractor
+
+        settings = self.features["params"]
+        weights = settings["features"]["weights"]
+        if weights and not Path(weights).is_absolute():
+            weights = self.project / weights
+        if weights:
+            require(weights, "weights file the features were extracted with")
+        extractor = make_extractor(self.features["extractor"], self.features["layer"], weights,
+                                   settings["seed"], self.device)
+        if extractor.weights_info.get("weights_sha256") != self.features.get("weights_sha256"):
+            raise Action2VecError(f"{weights or 'packaged weights'}: not the weights the "
+                                  f"project's features were extracted with (sha256 differs)")
+        return extractor
+
+    def embed_videos(self, paths, on_error, batch_size=None):
+        """Embeddings of video files, a list aligned with ``paths`` (None where a video fails,
+        after ``on_error(path, one-line message)``), and each video's number of clips."""
+        from action2vec.features import extract
+        from action2vec.sequences import pad_or_clip
+        from action2vec.training import embed
+
+        settings = self.features["params"]
+        videos = []
+        for i, path in enumerate(paths):
+            problem = open_error(path)
+            if problem:
+                on_error(path, problem)
+            else:
+                videos.append({"path": str(path), "index": i})
+        features, clips = {}, [0] * len(paths)  # PCA-projected as each video completes
+
+        def keep(video, array):
+            features[video["index"]] = self.projection.transform(array)
+            clips[video["index"]] = len(array)
+
+        if videos:
+            extract(videos, self.extractor(), settings["decode"]["fps"],
+                    settings["decode"]["max_seconds"], settings["features"]["stride"],
+                    batch_size or settings["features"]["batch_size"],
+                    on_video=keep,
+                    on_error=lambda v, msg: on_error(v["path"], first_line(msg)),
+                    progress=self.progress, workers=settings["decode"]["workers"])
+        out = [None] * len(paths)
+        if features:
+            order = sorted(features)
+            padded = [pad_or_clip(features[i], self.checkpoint["steps"]) for i in order]
+            vectors = embed(self.model, np.stack([x for x, _ in padded]),
+                            np.array([n for _, n in padded]), device=self.device)
+            for i, vector in zip(order, vectors):
+                out[i] = vector
+        return out, clips
+
+    # ------------------------------------------------------------ classes and words
+
+    def find_class(self, text):
+        """The class a text names, however it is spelled ("ThrowBall", "throw_ball"), or None."""
+        key = " ".join(split_name(text))
+        return next((c for c in self.class_vectors if " ".join(split_name(c)) == key), None)
+
+    def word(self, word):
+        """The vocabulary key of a word (as given, else lower case), or None."""
+        vocab = self.word_vectors.key_to_index
+        return word if word in vocab else word.lower() if word.lower() in vocab else None
+
+    def term(self, text):
+        """A class name (its class embedding) or words (their mean word vector)."""
+        name = self.find_class(text)
+        if name is not None:
+            names, matrix = self.class_embeddings()
+            if name in names:
+                return Term(name, "class", matrix[names.index(name)],
+                            class_name(name, self.name_map()).words)
+        words = [w for w in re.split(r"[\s_]+", text.strip()) if w]
+        if not words:
+            raise Action2VecError("empty term: give a class name or words")
+        keys, vector = self.words_vector(words, text)
+        return Term(text, "words", vector, keys)
+
+    def words_vector(self, words, text):
+        """(vocabulary keys, mean word vector) of the words of ``text``; an unknown word is an
+        error that names it and suggests close ones."""
+        keys = [self.word(w) for w in words]
+        if not words or None in keys:
+            raise Action2VecError(self.unknown(text, words[keys.index(None)] if words else text))
+        return keys, phrase_vector(keys, self.word_vectors.__getitem__)
+
+    def unknown(self, text, word):
+        """The message for a term that is neither a class nor in the vocabulary."""
+        close = suggest(word, self.word_vectors.index_to_key)
+        classes = difflib.get_close_matches(text.lower(), list(self.class_vectors), 3, 0.6)
+        hints = ([f"close words: {', '.join(close)}"] if close else []) + \
+                ([f"close classes: {', '.join(classes)}"] if classes else [])
+        return (f"{word!r} is not in the word vectors ({self.spec}, "
+                f"{len(self.word_vectors.index_to_key)} words) and {text!r} is not a class name"
+                + (f"; {'; '.join(hints)}" if hints else ""))
+
+    def label_vectors(self, names):
+        """(n, dim): word vectors of class names that need not be the project's classes (for
+        zero-shot on other labels), with the project's name map for its own classes."""
+        name_map = self.name_map()
+        rows = []
+        for name in names:
+            if name in self.class_vectors:
+                rows.append(np.asarray(self.class_vectors[name], dtype=np.float32))
+                continue
+            rows.append(self.words_vector(class_name(name, name_map).words, name)[1])
+        return np.asarray(rows, dtype=np.float32)
+
+    def nearest_words(self, vector, k, exclude=(), vocab=None):
+        """The ``k`` words most cosine-similar to a vector among the ``vocab`` most frequent
+        (None: all), without ``exclude``. Rare words have noisy vectors; limiting the search
+        to frequent ones, as gensim's ``restrict_vocab`` does, gives readable neighbours."""
+        skip = {w.lower() for w in exclude}
+        found = self.word_vectors.similar_by_vector(np.asarray(vector, np.float32),
+                                                    topn=k + len(skip), restrict_vocab=vocab)
+        return [(w, float(s)) for w, s in found if w.lower() not in skip][:k]
+
+
+def first_line(message):
+    """A decoder's message on one line (decord's can carry a multi-line native trace)."""
+    lines = str(message).strip().splitlines()
+    return (lines[0] if lines else "unknown error")[:300]
+
+
+def suggest(word, vocabulary, n=5, head=200_000):
+    """Close spellings of a word among the ``head`` most frequent words of a vocabulary (word
+    vector files list words by frequency): same first letter, length within 2."""
+    word = word.lower()
+    pool = [w for w in vocabulary[:head] if w[:1] == word[:1] and abs(len(w) - len(word)) <= 2]
+    return difflib.get_close_matches(word, pool, n, 0.75)
+
+
+def nearest(vector, names, matrix, k, exclude=()):
+    """The ``k`` names whose rows are most cosine-similar to a vector: [(name, cosine)]."""
+    sims = normalise(np.asarray(matrix, np.float64)) @ normalise(
+        np.asarray(vector, np.float64)[None])[0]
+    order = [i for i in np.argsort(-sims, kind="stable") if names[i] not in exclude]
+    return [(names[i], float(sims[i])) for i in order[:k]]
+
+
+def parse_expression(tokens):
+    """``["play piano", "-", "piano", "+", "violin"]`` (or one string of that) ->
+    [(+1, "play piano"), (-1, "piano"), (+1, "violin")]. Operators stand apart from words."""
+    parts = re.split(r"(?:^|\s)([+-])(?=\s|$)", " ".join(tokens).strip())
+    terms, sign = [], 1
+    if parts and not parts[0].strip():  # a leading operator
+        parts = parts[1:]
+        sign = -1 if parts and parts[0] == "-" else 1
+        parts = parts[1:]
+    for i, part in enumerate(parts):
+        if i % 2:
+            sign = 1 if part == "+" else -1
+        elif not part.strip():
+            raise Action2VecError(f"analogy: a term is missing in {' '.join(tokens)!r} "
+                                  "(write e.g. \"play piano\" - piano + violin)")
+        else:
+            terms.append((sign, part.strip()))
+    if not terms:
+        raise Action2VecError("analogy: no terms (write e.g. \"play piano\" - piano + violin)")
+    return terms
+
+
+def analogy(trained, tokens, k, vocab=None):
+    """The paper's vector arithmetic (section 4.2.2) on any terms: the summed vector's nearest
+    classes by Euclidean distance (the rule of Table 4) and nearest words by cosine."""
+    terms = [(sign, trained.term(text)) for sign, text in parse_expression(tokens)]
+    vector = sum(sign * term.vector for sign, term in terms)
+    names, matrix = trained.class_embeddings()
+    distance = np.linalg.norm(matrix - vector, axis=1)
+    cosine = dict(nearest(vector, names, matrix, len(names)))
+    classes = [(names[i], float(distance[i]), cosine[names[i]])
+               for i in np.argsort(distance, kind="stable")[:k]]
+    used = [w for _, term in terms for w in term.words]
+    return terms, classes, trained.nearest_words(vector, k, used, vocab)

@@ -1,0 +1,245 @@
+"""The `action2vec` command end to end, as installed by setup.cfg, on a tiny project trained by
+a real `dvc repro`: embed, nearest, analogy, export, info."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+
+from action2vec.labels import load_vectors
+from action2vec.render import render_dataset
+
+from conftest import git_project, sh
+
+COMMAND = Path(sys.executable).parent / "action2vec"
+TINY = {
+    "render": {"videos_per_class": 2, "frames": 16},
+    "pca": {"dims": 8},
+    "sequence": {"steps": 6},
+    "train": {"chunk": 3, "lstm1": 32, "lstm2": 16, "attention": 8, "epochs": 2,
+              "batch_size": 8},
+}
+SAVED = "data/train/action2vec/all/split-0"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    repo = git_project(tmp_path_factory.mktemp("cli"), TINY)
+    sh(repo, "dvc", "repro", "semantics")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def new_videos(tmp_path_factory):
+    """Videos the project never saw: other random draws of two of its classes, 4 clips each."""
+    out = tmp_path_factory.mktemp("new")
+    rows = render_dataset(out, seed=7, videos_per_class=1, frames=40, width=160, height=120,
+                          classes=["throw ball", "spin ring"], progress=False)
+    return [out / path for path, _ in rows]
+
+
+@pytest.fixture(scope="module")
+def glove():
+    return load_vectors("glove-6b-50d")
+
+
+def run(project, *args):
+    return subprocess.run([str(COMMAND), *map(str, args)], cwd=project, capture_output=True,
+                          text=True)
+
+
+def saved(project):
+    z = np.load(project / f"{SAVED}.npz")
+    return list(z["video_id"]), list(z["label"]), z["embedding"]
+
+
+def class_mean(project, name):
+    _, labels, embeddings = saved(project)
+    return embeddings[np.array(labels) == name].mean(0)
+
+
+def table_rows(text):
+    """The numbered rows of a printed table, split at two or more spaces."""
+    return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines()
+            if re.match(r"\s+\d+\s", line)]
+
+
+def test_every_subcommand_has_help(project):
+    top = run(project, "--help")
+    assert top.returncode == 0
+    for command in ("embed", "nearest", "analogy", "export", "info"):
+        assert command in top.stdout
+        done = run(project, command, "--help")
+        assert done.returncode == 0 and f"usage: action2vec {command}" in done.stdout
+    assert run(project, "nearest").returncode == 2  # argparse: TERM is required
+
+
+def test_embed_runs_the_trained_pipeline_on_video_files(project, new_videos, tmp_path):
+    ids, _, embeddings = saved(project)
+    seen_video = project / "data" / "videos" / f"{ids[0]}.mp4"
+    out = tmp_path / "e.h5"
+    done = run(project, "embed", seen_video, *new_videos, "--out", out, "-k", "3")
+    assert done.returncode == 0, done.stderr
+    for path in [seen_video, *new_videos]:
+        assert str(path) in done.stdout
+    with h5py.File(out) as f:
+        vectors, ok, clips = f["embedding"][:], f["ok"][:], f["n_clips"][:]
+        assert list(f["path"].asstr()[:]) == [str(seen_video), *map(str, new_videos)]
+    assert ok.all() and list(clips) == [1, 4, 4]
+    # decode -> C3D -> PCA -> padding -> HRNN gives what the pipeline gave this video
+    np.testing.assert_allclose(vectors[0], embeddings[0], atol=1e-4)
+    # the printed classes are the nearest class word vectors, best first
+    classes = {c["name"]: np.array(c["vector"]) for c in
+               json.loads((project / "data/labels/classes.json").read_text())["classes"]}
+    names = list(classes)
+    matrix = np.array([classes[n] for n in names])
+    cosine = matrix @ vectors[1] / np.linalg.norm(matrix, axis=1) / np.linalg.norm(vectors[1])
+    block = done.stdout.split(str(new_videos[0]))[1].split("\n\n")[0]
+    rows = table_rows(block)
+    assert len(rows) == 3
+    assert [r[1] for r in rows] == [names[i] for i in np.argsort(-cosine)[:3]]
+    assert float(rows[0][2]) == pytest.approx(cosine.max(), abs=1e-3)
+
+
+def test_embed_reports_each_bad_video_on_one_line_and_finishes_the_others(project, new_videos,
+                                                                          tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(np.random.default_rng(0).bytes(4000))
+    missing = tmp_path / "missing.mp4"
+    out = tmp_path / "e.npy"
+    done = run(project, "embed", broken, new_videos[0], missing, "--out", out,
+               "--plot", tmp_path / "p.png")
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2
+    assert errors[0].startswith(f"error: {broken}: not a readable video")
+    assert errors[1] == f"error: {missing}: no such file"
+    assert "1 of 3 videos embedded; 2 failed" in done.stderr
+    assert str(new_videos[0]) in done.stdout
+    vectors = np.load(out)
+    assert vectors.shape == (3, 50)
+    assert np.isnan(vectors[[0, 2]]).all() and np.isfinite(vectors[1]).all()
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_embed_ranks_any_class_names_for_zero_shot(project, new_videos):
+    done = run(project, "embed", new_videos[1], "--classes", "kick ball,spin ring,fly kite",
+               "-k", "3")
+    assert done.returncode == 0, done.stderr
+    assert {r[1] for r in table_rows(done.stdout)} == {"kick ball", "spin ring", "fly kite"}
+    bad = run(project, "embed", new_videos[1], "--classes", "kick ball,spinn ring")
+    assert bad.returncode == 1
+    assert "'spinn' is not in the word vectors" in bad.stderr and "spin" in bad.stderr
+    assert str(new_videos[1]) not in bad.stdout  # refused before any video work
+
+
+def test_nearest_to_a_class_and_to_a_word(project, glove):
+    done = run(project, "nearest", "ThrowBall", "-k", "4")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("throw ball  (class embedding)")
+    rows = table_rows(done.stdout)
+    assert len(rows) == 4 and "throw ball" not in [r[1] for r in rows]
+    scores = [float(r[2]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    word = run(project, "nearest", "ball", "--vocab", "0")
+    assert word.returncode == 0 and word.stdout.startswith("ball  (word vector)")
+    words = [r[3] for r in table_rows(word.stdout)]
+    want = [w for w, _ in glove.similar_by_vector(glove["ball"], topn=6) if w != "ball"][:5]
+    assert words == want
+
+
+def test_an_unknown_word_is_an_error_with_suggestions(project):
+    done = run(project, "nearest", "violinn")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "error: 'violinn' is not in the word vectors (glove-6b-50d, 400000 words) and "
+        "'violinn' is not a class name; close words: violin, violins, ")
+
+
+def test_analogy_is_the_semantics_stage_arithmetic(project, glove):
+    done = run(project, "analogy", "throw ball", "-", "ball", "+", "ring")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("throw ball [class] - ball [words] + ring [words]")
+    vector = class_mean(project, "throw ball") - glove["ball"] + glove["ring"]
+    _, labels, _ = saved(project)
+    names = sorted(set(labels))
+    distance = {n: np.linalg.norm(class_mean(project, n) - vector) for n in names}
+    rows = table_rows(done.stdout.split("nearest word")[0])
+    assert rows[0][1] == min(distance, key=distance.get)
+    assert float(rows[0][2]) == pytest.approx(min(distance.values()), abs=1e-3)
+    stage = [line.split(",") for line in (project / "plots/analogy.csv").read_text().splitlines()]
+    assert ["throw", "ball", "ring", rows[0][1]] in [r[:4] for r in stage]
+    # one string, as a shell user might quote it, means the same
+    assert run(project, "analogy", "throw ball - ball + ring").stdout == done.stdout
+
+
+def test_a_malformed_analogy_is_an_error(project):
+    done = run(project, "analogy", "throw", "ball", "-", "-", "ring")
+    assert done.returncode == 1 and "a term is missing" in done.stderr
+
+
+def test_export_writes_word2vec_files_gensim_loads(project, tmp_path, glove):
+    out = tmp_path / "export"
+    done = run(project, "export", "--out", out, "--videos", "--words", "20")
+    assert done.returncode == 0, done.stderr
+    text = KeyedVectors.load_word2vec_format(str(out / "classes.txt"))
+    binary = KeyedVectors.load_word2vec_format(str(out / "classes.bin"), binary=True)
+    assert text.index_to_key == binary.index_to_key
+    np.testing.assert_allclose(text.vectors, binary.vectors, atol=1e-6)
+    ids, labels, embeddings = saved(project)
+    classes = sorted(set(labels))
+    assert text.index_to_key == [c.replace(" ", "_") for c in classes] + glove.index_to_key[:20]
+    np.testing.assert_allclose(binary["throw_ball"], class_mean(project, "throw ball"), atol=1e-6)
+    np.testing.assert_allclose(binary["the"], glove["the"], atol=1e-6)
+    videos = KeyedVectors.load_word2vec_format(str(out / "videos.bin"), binary=True)
+    assert videos.index_to_key == ids
+    np.testing.assert_allclose(videos.vectors, embeddings, atol=1e-6)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["dataset"]["name"] == "embedded" and meta["params"]["lambda"] == 0.02
+    assert meta["classes"]["throw_ball"] == "throw ball" and meta["n_videos"] == len(ids)
+    assert set(meta["metrics"]) >= {"wordnet", "analogy", "pca"}
+    assert not list(out.glob("*.tmp"))
+
+
+def test_info_says_what_each_file_is(project, tmp_path, new_videos):
+    run(project, "export", "--out", tmp_path / "x")
+    run(project, "embed", new_videos[0], "--out", tmp_path / "e.h5")
+    files = {"data/features/shard-00000.h5": "clip feature shard",
+             "data/pca/shards/shard-00000.h5": "PCA-projected feature shard",
+             "data/sequence/sequences.h5": "padded clip-feature sequences",
+             f"{SAVED}.pt": "Action2Vec model checkpoint",
+             tmp_path / "x" / "classes.txt": "word2vec text vectors",
+             tmp_path / "x" / "classes.bin": "word2vec binary vectors",
+             tmp_path / "x" / "metadata.json": "action2vec export metadata",
+             tmp_path / "e.h5": "action2vec embed output"}
+    done = run(project, "info", *files)
+    assert done.returncode == 0, done.stderr
+    blocks = done.stdout.strip().split("\n\n")
+    assert len(blocks) == len(files)
+    for block, (path, kind) in zip(blocks, files.items()):
+        assert block.startswith(str(path)) and kind in block
+    assert re.search(r"videos\s+48\n", blocks[0]) and re.search(r"extractor\s+c3d\n", blocks[0])
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_text("not hdf5")
+    bad = run(project, "info", garbage)
+    assert bad.returncode == 1 and f"error: {garbage}: not a readable HDF5 file" in bad.stderr
+
+
+def test_model_path_override_and_a_project_that_has_not_run(project, tmp_path):
+    copy = tmp_path / "model.pt"
+    shutil.copy(project / f"{SAVED}.pt", copy)  # no saved embeddings beside it: recomputed
+    default = run(project, "nearest", "spin ring")
+    override = run(project, "nearest", "spin ring", "--model", copy)
+    assert override.returncode == 0, override.stderr
+    assert override.stdout == default.stdout
+    assert f"model {copy}" in override.stderr
+    empty = run(tmp_path, "nearest", "ball")
+    assert empty.returncode == 1
+    assert "data/train/action2vec/all/split-0.pt: model not found; run `dvc repro`" in empty.stderr

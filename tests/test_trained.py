@@ -1,0 +1,66 @@
+"""The pieces of the trained-pipeline tool that need no trained project (those that do are run
+end to end in test_cli.py)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from action2vec import Action2VecError
+from action2vec import trained
+from action2vec.trained import first_line, nearest, parse_expression, suggest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_files_the_command_reads_are_pipeline_outputs():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    outs = [str(o if isinstance(o, str) else next(iter(o)))
+            for s in stages.values() for o in s.get("outs", []) + s.get("metrics", [])]
+    outs.append("params.yaml")
+    for path in (trained.MODEL, trained.PROJECTION, trained.PCA_SHARDS, trained.LABELS,
+                 trained.SEQUENCES, trained.PARAMS, trained.METRICS / "pca.json"):
+        assert any(str(path) == o or str(path).startswith(o.split("$")[0] + "/")
+                   or o.startswith(str(path)) for o in outs), path
+
+
+@pytest.mark.parametrize("tokens, want", [
+    (["play piano", "-", "piano", "+", "violin"], [(1, "play piano"), (-1, "piano"),
+                                                   (1, "violin")]),
+    (["play piano - piano + violin"], [(1, "play piano"), (-1, "piano"), (1, "violin")]),
+    (["play", "piano", "-", "piano"], [(1, "play piano"), (-1, "piano")]),
+    (["-", "piano", "+", "violin"], [(-1, "piano"), (1, "violin")]),
+    (["t-shirt", "+", "x"], [(1, "t-shirt"), (1, "x")]),  # a hyphen inside a word is no operator
+    (["ball"], [(1, "ball")]),
+])
+def test_parse_expression(tokens, want):
+    assert parse_expression(tokens) == want
+
+
+@pytest.mark.parametrize("tokens", [["a", "-", "-", "b"], ["a", "+"], ["-"], [""]])
+def test_a_malformed_expression_is_an_error(tokens):
+    with pytest.raises(Action2VecError, match="analogy: "):
+        parse_expression(tokens)
+
+
+def test_suggest_finds_close_frequent_spellings():
+    vocab = ["the", "violin", "violins", "violence", "viola", "xylophone", "violinn2"]
+    assert suggest("violinn", vocab, head=6)[:2] == ["violin", "violins"]
+    assert "violinn2" in suggest("violinn", vocab)
+    assert "violinn2" not in suggest("violinn", vocab, head=6)  # only the most frequent
+    assert suggest("qqqq", vocab) == []
+
+
+def test_nearest_ranks_by_cosine_and_leaves_out_excluded_names():
+    names = ["a", "b", "c"]
+    matrix = np.array([[1.0, 0.0], [1.0, 1.0], [-1.0, 0.0]])
+    assert [n for n, _ in nearest([2.0, 0.1], names, matrix, 3)] == ["a", "b", "c"]
+    found = nearest([2.0, 0.1], names, matrix, 2, exclude={"a"})
+    assert [n for n, _ in found] == ["b", "c"]
+    assert found[0][1] == pytest.approx(np.cos(np.pi / 4 - np.arctan(0.05)))
+
+
+def test_first_line_keeps_a_native_trace_to_one_line():
+    assert first_line("RuntimeError: bad\n  at foo.cc:12\n  at bar.cc:3") == "RuntimeError: bad"
+    assert first_line("") == "unknown error"
