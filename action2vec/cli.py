@@ -21,11 +21,11 @@ from action2vec import Action2VecError, __version__
 log = logging.getLogger("action2vec")
 
 
-def table(rows, headers):
-    """Rows of cells as aligned text columns (numbers right-aligned)."""
+def table(rows, headers=None):
+    """Rows of cells as aligned text columns (numbers right-aligned), under ``headers``."""
     cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row]
-             for row in [headers, *rows]]
-    width = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+             for row in ([headers] if headers else []) + list(rows)]
+    width = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     right = [isinstance(c, (int, float)) for c in (rows[0] if rows else headers)]
     return "\n".join("  ".join(c.rjust(w) if r else c.ljust(w)
                                for c, w, r in zip(row, width, right)).rstrip()
@@ -118,7 +118,7 @@ def plot_videos(trained, path, paths, vectors):
 
     from action2vec.plots import tsne_png
 
-    names, matrix = trained.class_embeddings()
+    names, matrix = trained.classes
     new = [(Path(p).name, v) for p, v in zip(paths, vectors) if v is not None]
     tsne_png(path, np.concatenate([matrix, np.stack([v for _, v in new])]),
              names + [n for n, _ in new], trained.params["seed"],
@@ -131,7 +131,7 @@ def cmd_nearest(args):
 
     trained = load(args)
     term = trained.term(" ".join(args.term))
-    names, matrix = trained.class_embeddings()
+    names, matrix = trained.classes
     what = "class embedding" if term.kind == "class" else "word vector"
     print(f"{term.text}  ({what})")
     print(indent(side_by_side(nearest(term.vector, names, matrix, args.top, exclude={term.text}),
@@ -175,7 +175,7 @@ def cmd_info(args):
             status = 1
             continue
         print(("\n" if i else "") + str(path))
-        print(indent(table([[k, v] for k, v in rows], ["field", "value"]).split("\n", 1)[1]))
+        print(indent(table([[k, v] for k, v in rows])))
     return status
 
 

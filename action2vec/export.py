@@ -65,7 +65,7 @@ def export(trained, out_dir, videos=False, words=0):
     Returns the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names, matrix = trained.class_embeddings()
+    names, matrix = trained.classes
     keys = keys_of(names, "classes")
     class_keys = dict(zip(keys, names))
     vocab = trained.word_vectors.index_to_key[:words] if words else []
@@ -75,7 +75,7 @@ def export(trained, out_dir, videos=False, words=0):
     written = write_both(out_dir, "classes", keys + extra_keys, np.concatenate([matrix, extra]))
     n_videos = 0
     if videos:
-        ids, _, embeddings = trained.video_embeddings()
+        ids, _, embeddings = trained.videos
         written += write_both(out_dir, "videos", keys_of(ids, "video ids"), embeddings)
         n_videos = len(ids)
     meta = {

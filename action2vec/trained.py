@@ -9,6 +9,7 @@ its words' vectors (section 3.2).
 """
 
 import difflib
+import functools
 import json
 import logging
 import pickle
@@ -26,7 +27,7 @@ from action2vec.labels import (PACKAGED_VECTORS, class_name, load_vectors, phras
                                read_class_vectors, read_name_map, split_name)
 from action2vec.semantics import class_means
 from action2vec.shards import read_attrs, shard_paths
-from action2vec.video import open_error
+from action2vec.video import first_line, open_error
 
 # Outputs declared in dvc.yaml that the command reads (tests/test_trained.py checks they are).
 MODEL = Path("data/train/action2vec/all/split-0.pt")  # train_all: trained on every class
@@ -85,7 +86,6 @@ class Trained:
         self.class_vectors = read_class_vectors(labels)
         self.params = params.read(require(self.project / PARAMS, "params file"))
         self.check_shapes()
-        self._words = self._videos = None
 
     def check_shapes(self):
         config = self.checkpoint["config"]
@@ -102,17 +102,16 @@ class Trained:
     def dim(self):
         return self.checkpoint["config"]["embed_dim"]
 
-    @property
+    @functools.cached_property
     def word_vectors(self):
         """The word vectors the model was trained against (gensim KeyedVectors), loaded once."""
-        if self._words is None:
-            spec = self.spec
-            if spec not in PACKAGED_VECTORS and not Path(spec).is_absolute():
-                spec = str(self.project / spec)
-            log.info("loading word vectors %s", self.spec)
-            self._words = load_vectors(spec)
-        return self._words
+        spec = self.spec
+        if spec not in PACKAGED_VECTORS and not Path(spec).is_absolute():
+            spec = str(self.project / spec)
+        log.info("loading word vectors %s", self.spec)
+        return load_vectors(spec)
 
+    @functools.cached_property
     def name_map(self):
         path = self.params["labels"]["name_map"]
         return read_name_map(self.project / path if path else None,
@@ -120,21 +119,19 @@ class Trained:
 
     # ------------------------------------------------------------ the project's own videos
 
-    def video_embeddings(self):
+    @functools.cached_property
+    def videos(self):
         """(video ids, labels, embeddings) of every video of the project, by this model: the
         train stage's saved embeddings when they cover them all, else computed from the
         sequences."""
-        if self._videos is None:
-            path = require(self.project / SEQUENCES, "sequences")
-            with h5py.File(path, "r") as f:
-                ids, labels = list(f["video_id"].asstr()[:]), list(f["label"].asstr()[:])
-            saved = self.model_path.with_suffix(".npz")
-            if saved.is_file() and list(np.load(saved)["video_id"]) == ids:
-                embeddings = np.load(saved)["embedding"]
-            else:
-                embeddings = self.embed_sequences_file(path)
-            self._videos = ids, labels, embeddings
-        return self._videos
+        path = require(self.project / SEQUENCES, "sequences")
+        with h5py.File(path, "r") as f:
+            ids, labels = list(f["video_id"].asstr()[:]), list(f["label"].asstr()[:])
+        saved = self.model_path.with_suffix(".npz")
+        saved = np.load(saved) if saved.is_file() else None
+        if saved is not None and list(saved["video_id"]) == ids:
+            return ids, labels, saved["embedding"]
+        return ids, labels, self.embed_sequences_file(path)
 
     def embed_sequences_file(self, path, chunk=1024):
         from action2vec.training import embed
@@ -148,10 +145,11 @@ class Trained:
                                    f["lengths"][start:start + chunk], device=self.device))
         return np.concatenate(parts)
 
-    def class_embeddings(self):
+    @functools.cached_property
+    def classes(self):
         """(class names, (n, dim)): the mean embedding of each class's videos, for the classes
         with videos."""
-        _, labels, embeddings = self.video_embeddings()
+        _, labels, embeddings = self.videos
         present = set(labels)
         names = [c for c in self.class_vectors if c in present]
         return names, class_means(embeddings, labels, names)
@@ -229,10 +227,10 @@ class Trained:
         """A class name (its class embedding) or words (their mean word vector)."""
         name = self.find_class(text)
         if name is not None:
-            names, matrix = self.class_embeddings()
+            names, matrix = self.classes
             if name in names:
                 return Term(name, "class", matrix[names.index(name)],
-                            class_name(name, self.name_map()).words)
+                            class_name(name, self.name_map).words)
         words = [w for w in re.split(r"[\s_]+", text.strip()) if w]
         if not words:
             raise Action2VecError("empty term: give a class name or words")
@@ -260,7 +258,7 @@ class Trained:
     def label_vectors(self, names):
         """(n, dim): word vectors of class names that need not be the project's classes (for
         zero-shot on other labels), with the project's name map for its own classes."""
-        name_map = self.name_map()
+        name_map = self.name_map
         rows = []
         for name in names:
             if name in self.class_vectors:
@@ -277,12 +275,6 @@ class Trained:
         found = self.word_vectors.similar_by_vector(np.asarray(vector, np.float32),
                                                     topn=k + len(skip), restrict_vocab=vocab)
         return [(w, float(s)) for w, s in found if w.lower() not in skip][:k]
-
-
-def first_line(message):
-    """A decoder's message on one line (decord's can carry a multi-line native trace)."""
-    lines = str(message).strip().splitlines()
-    return (lines[0] if lines else "unknown error")[:300]
 
 
 def suggest(word, vocabulary, n=5, head=200_000):
@@ -328,7 +320,7 @@ def analogy(trained, tokens, k, vocab=None):
     classes by Euclidean distance (the rule of Table 4) and nearest words by cosine."""
     terms = [(sign, trained.term(text)) for sign, text in parse_expression(tokens)]
     vector = sum(sign * term.vector for sign, term in terms)
-    names, matrix = trained.class_embeddings()
+    names, matrix = trained.classes
     distance = np.linalg.norm(matrix - vector, axis=1)
     cosine = dict(nearest(vector, names, matrix, len(names)))
     classes = [(names[i], float(distance[i]), cosine[names[i]])

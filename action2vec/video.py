@@ -79,6 +79,12 @@ def declared_frames(path):
         return 0
 
 
+def first_line(message, limit=300):
+    """A decoder's message on one line (decord's can carry a multi-line native trace)."""
+    lines = str(message).strip().splitlines()
+    return (lines[0] if lines else "unknown error")[:limit]
+
+
 def open_error(path):
     """Why a file cannot be opened as a video (one line), or None. Uses PyAV, whose errors are
     Python exceptions: decord prints a native log line before it raises on such files."""
@@ -91,7 +97,7 @@ def open_error(path):
             if not container.streams.video:
                 return "no video stream"
     except Exception as exc:  # noqa: BLE001 - every container error is a per-file message
-        reason = getattr(exc, "strerror", None) or str(exc).strip()[:200]
+        reason = getattr(exc, "strerror", None) or first_line(exc, 200)
         return f"not a readable video ({type(exc).__name__}: {reason})"
     return None
 
@@ -124,5 +130,5 @@ def probe(path, fps, max_seconds):
         info["used_frames"] = len(frames)
         info["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - decord raises RuntimeError and DECORDError
-        info["reason"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
+        info["reason"] = f"{type(exc).__name__}: {first_line(exc, 200)}"
     return info

@@ -9,7 +9,7 @@ import yaml
 
 from action2vec import Action2VecError
 from action2vec import trained
-from action2vec.trained import first_line, nearest, parse_expression, suggest
+from action2vec.trained import nearest, parse_expression, suggest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,8 +59,3 @@ def test_nearest_ranks_by_cosine_and_leaves_out_excluded_names():
     found = nearest([2.0, 0.1], names, matrix, 2, exclude={"a"})
     assert [n for n, _ in found] == ["b", "c"]
     assert found[0][1] == pytest.approx(np.cos(np.pi / 4 - np.arctan(0.05)))
-
-
-def test_first_line_keeps_a_native_trace_to_one_line():
-    assert first_line("RuntimeError: bad\n  at foo.cc:12\n  at bar.cc:3") == "RuntimeError: bad"
-    assert first_line("") == "unknown error"

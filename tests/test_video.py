@@ -1,6 +1,7 @@
 import numpy as np
 
-from action2vec.video import clip_starts, frame_indices, open_error, probe, read_frames
+from action2vec.video import (clip_starts, first_line, frame_indices, open_error, probe,
+                              read_frames)
 
 
 def test_clip_starts_give_the_papers_52_steps_for_14_seconds():
@@ -69,3 +70,9 @@ def test_open_error_says_why_a_file_is_not_a_video(video_file, tmp_path):
     (tmp_path / "text.mp4").write_text("hello")
     assert open_error(tmp_path / "text.mp4").startswith("not a readable video (")
     assert "\n" not in open_error(tmp_path / "text.mp4")
+
+
+def test_first_line_keeps_a_native_trace_to_one_line():
+    assert first_line("RuntimeError: bad\n  at foo.cc:12\n  at bar.cc:3") == "RuntimeError: bad"
+    assert first_line("") == "unknown error"
+    assert first_line("x" * 500, 200) == "x" * 200
