@@ -94,18 +94,25 @@ def extract(videos, extractor, fps, max_seconds, stride, batch_size, on_video, o
     ``on_error(video, message)`` and the run goes on. ``workers`` threads decode ahead of the
     network. Returns the number of clips.
     """
-    batcher = Batcher(extractor, batch_size, on_video)
+    bar = tqdm(total=len(videos), desc="extract", unit="video", disable=not progress)
     start = time.time()
-    bar = tqdm(decoded(videos, extractor, fps, max_seconds, workers), total=len(videos),
-               desc="extract", unit="video", disable=not progress)
-    for slot, (video, frames, exc) in enumerate(bar):
+
+    def done(video, features):  # the bar counts videos whose features are complete
+        on_video(video, features)
+        bar.update(1)
+        bar.set_postfix(clips_per_s=f"{batcher.clips_done / (time.time() - start):.2f}")
+
+    batcher = Batcher(extractor, batch_size, done)
+    for slot, (video, frames, exc) in enumerate(decoded(videos, extractor, fps, max_seconds,
+                                                        workers)):
         if exc is not None:
             message = f"{type(exc).__name__}: {exc}"
             log.error("extract: %s: %s (skipped)", video["path"], message)
             on_error(video, message)
+            bar.update(1)
             continue
         starts = clip_starts(len(frames), extractor.clip_len, stride)
         batcher.add(slot, video, padded(frames, starts, extractor.clip_len), starts)
-        bar.set_postfix(clips_per_s=f"{batcher.clips_done / (time.time() - start):.2f}")
     batcher.finish()
+    bar.close()
     return batcher.clips_done
