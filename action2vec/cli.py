@@ -73,11 +73,11 @@ def read_labels(text):
 
 
 def cmd_embed(args):
-    from action2vec.export import write_video_vectors
+    from action2vec.export import check_video_vectors_path, write_video_vectors
     from action2vec.trained import nearest
 
-    if args.out and Path(args.out).suffix not in (".npy", ".h5", ".hdf5"):
-        raise Action2VecError(f"--out {args.out}: use a .npy or .h5 file name")
+    if args.out:
+        check_video_vectors_path(args.out)
     trained = load(args)
     labels = read_labels(args.classes) if args.classes else list(trained.class_vectors)
     label_vectors = trained.label_vectors(labels)

@@ -103,10 +103,17 @@ def export(trained, out_dir, videos=False, words=0):
     return written + [out_dir / "metadata.json"]
 
 
+def check_video_vectors_path(path):
+    """``embed --out`` must name a .npy or .h5 file; checked before any video work."""
+    if Path(path).suffix not in (".npy", ".h5", ".hdf5"):
+        raise Action2VecError(f"--out {path}: use a .npy or .h5 file name")
+    return Path(path)
+
+
 def write_video_vectors(path, paths, vectors, clips, model_path):
     """``embed --out``: .npy, one row per given video (NaN where it failed), or .h5 with the
     paths, an ``ok`` flag and clip counts too. Written under a temporary name, then renamed."""
-    path = Path(path)
+    path = check_video_vectors_path(path)
     dim = next(len(v) for v in vectors if v is not None)
     matrix = np.array([np.full(dim, np.nan, np.float32) if v is None else v for v in vectors],
                       dtype=np.float32)
@@ -114,7 +121,7 @@ def write_video_vectors(path, paths, vectors, clips, model_path):
     if path.suffix == ".npy":
         with open(tmp, "wb") as f:
             np.save(f, matrix)
-    elif path.suffix in (".h5", ".hdf5"):
+    else:
         with h5py.File(tmp, "w") as f:
             f["embedding"] = matrix
             f.create_dataset("path", data=[str(p) for p in paths], dtype=h5py.string_dtype())
@@ -122,8 +129,6 @@ def write_video_vectors(path, paths, vectors, clips, model_path):
             f["n_clips"] = np.asarray(clips, dtype=np.int64)
             f.attrs["model"] = str(model_path)
             f.attrs["model_sha256"] = file_sha256(model_path)
-    else:
-        raise Action2VecError(f"--out {path}: use a .npy or .h5 file name")
     os.replace(tmp, path)
     return path
 

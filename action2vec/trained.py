@@ -257,7 +257,8 @@ class Trained:
 
     def label_vectors(self, names):
         """(n, dim): word vectors of class names that need not be the project's classes (for
-        zero-shot on other labels), with the project's name map for its own classes."""
+        zero-shot on other labels). The project's own classes keep the vectors the model was
+        trained against (classes.json); others go through the project's name map."""
         name_map = self.name_map
         rows = []
         for name in names:
