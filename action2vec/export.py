@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from action2vec import Action2VecError, __version__
-from action2vec.extractors import file_sha256
+from action2vec.files import file_sha256
 from action2vec.trained import METRICS
 
 BINARY_SUFFIXES = (".bin", ".bin.gz")

@@ -6,7 +6,6 @@ talks to the interface (``frame_size``, ``clip_len``, ``dim``, ``prepare``, ``fe
 C3D (Sports-1M weights the user brings, or random) and I3D (Kinetics-400, packaged).
 """
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 from torch import nn
 
 from action2vec import Action2VecError, i3d
+from action2vec.files import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +129,6 @@ MMACTION2_RENAMES = {"conv1a": "conv1", "conv2a": "conv2"}
 #   converted for RGB or kept Caffe's BGR; it is given mmaction2's own pipeline here.
 C3D_INPUT = {"port": {"channels": "BGR", "mean": (90.25, 97.66, 101.41)},
              "mmaction2": {"channels": "RGB", "mean": (104.0, 117.0, 128.0)}}
-
-
-def file_sha256(path):
-    """Checksum of a weights file, recorded with every feature shard."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def mmaction2_backbone(state):

@@ -24,7 +24,7 @@ import torch
 
 from action2vec import Action2VecError, params
 from action2vec.distributed import finish, setup
-from action2vec.extractors import file_sha256
+from action2vec.files import file_sha256
 from action2vec.model import HRNN, HRNNConfig, save_model
 from action2vec.sequences import read_sequences
 from action2vec.stage import run
