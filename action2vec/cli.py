@@ -73,11 +73,14 @@ def read_labels(text):
 
 
 def cmd_embed(args):
-    from action2vec.export import check_video_vectors_path, write_video_vectors
+    from action2vec.export import (check_output_file, check_video_vectors_path,
+                                   write_video_vectors)
     from action2vec.trained import nearest
 
-    if args.out:
+    if args.out:  # checked before anything is loaded: no work is lost at the end
         check_video_vectors_path(args.out)
+    if args.plot:
+        check_output_file(args.plot, "--plot")
     trained = load(args)
     labels = read_labels(args.classes) if args.classes else list(trained.class_vectors)
     label_vectors = trained.label_vectors(labels)

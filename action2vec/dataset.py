@@ -2,6 +2,7 @@
 
 import csv
 import logging
+import os
 from pathlib import Path
 
 from action2vec import Action2VecError
@@ -10,21 +11,54 @@ log = logging.getLogger(__name__)
 
 
 def video_id(root, path):
-    """A stable id: the path relative to the dataset root, without its extension."""
-    return Path(path).relative_to(root).with_suffix("").as_posix()
+    """A video's id: its path relative to the dataset root, extension included (a/x.mp4 and
+    a/x.avi are two videos); the absolute path of a file outside the root. Paths are normalised
+    (``a/../a/x.mp4`` is ``a/x.mp4``) but symlinks are not followed, so one file has one id."""
+    path, root = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    return (path.relative_to(root) if path.is_relative_to(root) else path).as_posix()
+
+
+def unique(videos):
+    """Videos (dicts with ``id`` and ``where``, the list file and line that named them) without
+    the keys ``where``; a video listed twice is an error naming both lines."""
+    first = {}
+    for video in videos:
+        if video["id"] in first:
+            raise Action2VecError(f"{video['where']}: {video['path']} is listed twice (also at "
+                                  f"{first[video['id']]}); keep one line")
+        first[video["id"]] = video.pop("where")
+    return videos
+
+
+INDEX_FORMAT = ("a CSV file with the header `path,class` and one row per video, paths relative "
+                "to dataset.root or absolute")
 
 
 def list_embedded(root):
-    """The rendered dataset: ``index.csv`` (path,class) beside the videos."""
+    """The rendered dataset, or any videos listed the same way: ``index.csv`` (path,class)
+    in the root."""
     index = Path(root) / "index.csv"
     if not index.is_file():
-        raise Action2VecError(f"dataset.root: {index} not found (the render stage writes it)")
+        raise Action2VecError(f"dataset.root: {index} not found; it must be {INDEX_FORMAT} (for "
+                              "the default rendered dataset, `dvc repro` renders it)")
+    videos = []
     with open(index, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or not {"path", "class"} <= set(rows[0]):
-        raise Action2VecError(f"{index}: expected a header 'path,class' and at least one row")
-    return [{"id": video_id(root, Path(root) / r["path"]), "path": str(Path(root) / r["path"]),
-             "class": r["class"]} for r in rows]
+        reader = csv.DictReader(f)
+        if not {"path", "class"} <= set(reader.fieldnames or ()):
+            raise Action2VecError(f"{index}: expected a header 'path,class' ({INDEX_FORMAT})")
+        for row in reader:
+            where = f"{index}:{reader.line_num}"
+            if None in row or None in row.values():
+                raise Action2VecError(f"{where}: malformed line (wrong number of fields)")
+            for key in ("path", "class"):
+                if not row[key].strip():
+                    raise Action2VecError(f"{where}: empty {key}")
+            path = Path(root) / row["path"]
+            videos.append({"id": video_id(root, path), "path": str(path),
+                           "class": row["class"], "where": where})
+    if not videos:
+        raise Action2VecError(f"{index}: no videos listed ({INDEX_FORMAT})")
+    return unique(videos)
 
 
 def published(dataset):
@@ -44,8 +78,9 @@ def read_lines(path):
 
 def list_ucf101(root):
     """UCF101 as published: UCF-101/<Class>/v_<Class>_gXX_cYY.avi, with ucfTrainTestlist/
-    (classInd.txt, trainlist0{1,2,3}.txt, testlist0{1,2,3}.txt). Every video named in the lists;
-    a listed file that is missing is left to the decode stage to report."""
+    (classInd.txt, trainlist0{1,2,3}.txt, testlist0{1,2,3}.txt). Every video named in the lists,
+    once (a video is in several splits' lists; its class is its folder, so they agree); a listed
+    file that is missing is left to the decode stage to report."""
     root, lists = Path(root), Path(root) / "ucfTrainTestlist"
     index, classes = {}, published("ucf101")
     for n, line in read_lines(lists / "classInd.txt"):
@@ -96,8 +131,9 @@ def list_hmdb51(root):
             if len(parts) != 2 or parts[1] not in HMDB_TAGS or "/" in parts[0]:
                 raise Action2VecError(f"{path}:{n}: malformed line {line!r}")
             videos.append({"id": video_id(root, root / label / parts[0]),
-                           "path": str(root / label / parts[0]), "class": label})
-    return videos
+                           "path": str(root / label / parts[0]), "class": label,
+                           "where": f"{path}:{n}"})
+    return unique(videos)
 
 
 KINETICS_LISTS = ("train.csv", "validate.csv", "val.csv", "test.csv")
@@ -171,11 +207,13 @@ def list_kinetics400(root):
                 if folder != row["label"]:
                     raise Action2VecError(f"{where}: {clip} lies in the folder of class "
                                           f"{folder!r} but is annotated {row['label']!r}")
-                if videos.get(name, {}).get("class", row["label"]) != row["label"]:
+                if name in videos and videos[name]["class"] != row["label"]:
                     raise Action2VecError(f"{where}: {name} is annotated {row['label']!r} here "
-                                          f"and {videos[name]['class']!r} in another list")
-                videos[name] = {"id": Path(name).stem, "path": str(clip), "class": row["label"]}
-    return list(videos.values())
+                                          f"and {videos[name]['class']!r} at "
+                                          f"{videos[name]['where']}")
+                videos.setdefault(name, {"id": name, "path": str(clip), "class": row["label"],
+                                         "where": where})
+    return unique(list(videos.values()))
 
 
 DATASETS = {"embedded": list_embedded, "ucf101": list_ucf101, "hmdb51": list_hmdb51,

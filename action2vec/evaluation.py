@@ -33,6 +33,20 @@ def zero_shot_report(embeddings, targets, class_vectors):
     return {"top1": float(hits[:, 0].mean()), "top5": float(hits[:, :k5].any(1).mean())}
 
 
+def single_class_warnings(splits):
+    """One warning per ratio whose splits hold out a single class ({ratio: [split, ...]}, each
+    with its "unseen" classes): every test video then gets that class, so its top-1 is 1.0 by
+    construction and says nothing."""
+    warnings = []
+    for ratio, drawn in splits.items():
+        single = sum(len(split["unseen"]) == 1 for split in drawn)
+        if single and ratio != "all":  # "all" trains on every class; nothing is held out
+            warnings.append(f"ratio {ratio}: {single} of {len(drawn)} splits hold out a single "
+                            "class, whose top-1 is 1.0 by construction; use more classes or a "
+                            "larger unseen fraction")
+    return warnings
+
+
 class LaplacianKRR:
     """A fitted Laplacian-regularised kernel ridge regression (see ``fit_laplacian_krr``)."""
 

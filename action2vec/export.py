@@ -15,6 +15,7 @@ import numpy as np
 
 from action2vec import Action2VecError, __version__
 from action2vec.files import file_sha256
+from action2vec.pca import PICKLE_REFUSED, Projection
 from action2vec.trained import METRICS
 
 BINARY_SUFFIXES = (".bin", ".bin.gz")
@@ -104,10 +105,26 @@ def export(trained, out_dir, videos=False, words=0):
 
 
 def check_video_vectors_path(path):
-    """``embed --out`` must name a .npy or .h5 file; checked before any video work."""
-    if Path(path).suffix not in (".npy", ".h5", ".hdf5"):
+    """``embed --out`` must name a .npy or .h5 file in a folder that exists and can be written
+    to; checked before anything is loaded, so that no work is lost at the end."""
+    path = Path(path)
+    if path.suffix not in (".npy", ".h5", ".hdf5"):
         raise Action2VecError(f"--out {path}: use a .npy or .h5 file name")
-    return Path(path)
+    return check_output_file(path, "--out")
+
+
+def check_output_file(path, option):
+    """An output file named by ``option`` must lie in a folder that exists and can be written
+    to, and must not be a folder itself."""
+    path, folder = Path(path), Path(path).parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise Action2VecError(f"{option} {path}: the folder {folder} {problem}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise Action2VecError(f"{option} {path}: the folder {folder} is not writable")
+    if path.is_dir():
+        raise Action2VecError(f"{option} {path}: is a folder; name a file in it")
+    return path
 
 
 def write_video_vectors(path, paths, vectors, clips, model_path):
@@ -138,8 +155,8 @@ def write_video_vectors(path, paths, vectors, clips, model_path):
 
 def describe(path):
     """[(field, value)] saying what a file is and holds: a feature or PCA shard, a sequence
-    file, an ``embed`` output, a model checkpoint, a word2vec file, an export's metadata, or a
-    numpy array file."""
+    file, an ``embed`` output, a model checkpoint, a word2vec file, an export's metadata, the
+    PCA projection, or a numpy array file. Nothing is read as a pickle."""
     path = Path(path)
     if not path.is_file():
         raise Action2VecError(f"{path}: no such file")
@@ -254,12 +271,26 @@ def describe_metadata(path):
 def describe_numpy(path):
     try:
         data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.ndarray):
+            return [("kind", "numpy array"), ("shape", data.shape), ("dtype", data.dtype),
+                    ("rows all NaN", int(np.isnan(data).all(axis=-1).sum())
+                     if data.ndim == 2 and data.dtype.kind == "f" else "-")]
+        with data:
+            if set(Projection.ARRAYS) <= set(data.files):
+                return describe_projection(path)
+            return [("kind", "numpy archive")] + [(k, f"{data[k].shape} {data[k].dtype}")
+                                                  for k in data.files]
+    except Action2VecError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets its name
-        raise Action2VecError(f"{path}: not a readable numpy file ({exc})")
-    if isinstance(data, np.ndarray):
-        return [("kind", "numpy array"), ("shape", data.shape), ("dtype", data.dtype),
-                ("rows all NaN", int(np.isnan(data).all(axis=-1).sum()) if data.ndim == 2
-                 else "-")]
-    with data:
-        return [("kind", "numpy archive")] + [(k, f"{data[k].shape} {data[k].dtype}")
-                                              for k in data.files]
+        reason = PICKLE_REFUSED if "pickle" in str(exc) else exc
+        raise Action2VecError(f"{path}: not a readable numpy file ({reason})") from None
+
+
+def describe_projection(path):
+    """The pca stage's model.npz: the fitted PCA and its scale."""
+    projection = Projection.load(path)
+    return [("kind", "PCA projection (pca stage)"), ("dims", projection.dims),
+            ("input dim", projection.input_dim),
+            ("variance kept", f"{100 * projection.variance_kept:.1f}%"),
+            ("fit samples", projection.n_samples), ("scale", f"{projection.scale:.4g}")]

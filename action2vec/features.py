@@ -6,6 +6,7 @@ stays bounded whatever the number or length of the videos. Videos are consumed i
 so the output does not depend on which decode finishes first.
 """
 
+import contextlib
 import logging
 import time
 from collections import deque
@@ -67,7 +68,9 @@ class Batcher:
 
 def decoded(videos, extractor, fps, max_seconds, workers):
     """(video, prepared frames, None) or (video, None, exception) for each video, in order,
-    decoded by ``workers`` threads running ahead."""
+    decoded by ``workers`` threads running ahead. Closing the generator (as ``extract`` does on
+    an error) cancels the decodes not yet started and waits for the running ones, so no thread
+    outlives the run."""
     def load(video):
         try:
             frames = read_frames(video["path"], fps, max_seconds, size=extractor.frame_size)
@@ -76,7 +79,8 @@ def decoded(videos, extractor, fps, max_seconds, workers):
             return None, exc
 
     videos = iter(videos)
-    with ThreadPoolExecutor(workers) as pool:
+    pool = ThreadPoolExecutor(workers)
+    try:
         pending = deque((v, pool.submit(load, v)) for v in islice(videos, workers + 1))
         while pending:
             video, future = pending.popleft()
@@ -84,6 +88,8 @@ def decoded(videos, extractor, fps, max_seconds, workers):
             if following is not None:
                 pending.append((following, pool.submit(load, following)))
             yield (video, *future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def extract(videos, extractor, fps, max_seconds, stride, batch_size, on_video, on_error,
@@ -103,16 +109,17 @@ def extract(videos, extractor, fps, max_seconds, stride, batch_size, on_video, o
         bar.set_postfix(clips_per_s=f"{batcher.clips_done / (time.time() - start):.2f}")
 
     batcher = Batcher(extractor, batch_size, done)
-    for slot, (video, frames, exc) in enumerate(decoded(videos, extractor, fps, max_seconds,
-                                                        workers)):
-        if exc is not None:
-            message = f"{type(exc).__name__}: {exc}"
-            log.error("extract: %s: %s (skipped)", video["path"], message)
-            on_error(video, message)
-            bar.update(1)
-            continue
-        starts = clip_starts(len(frames), extractor.clip_len, stride)
-        batcher.add(slot, video, padded(frames, starts, extractor.clip_len), starts)
-    batcher.finish()
-    bar.close()
+    # On an error (a full disk, say) the decode threads are stopped and the bar is closed before
+    # the error goes up, so that it is the last thing printed.
+    with bar, contextlib.closing(decoded(videos, extractor, fps, max_seconds, workers)) as decodes:
+        for slot, (video, frames, exc) in enumerate(decodes):
+            if exc is not None:
+                message = f"{type(exc).__name__}: {exc}"
+                log.error("extract: %s: %s (skipped)", video["path"], message)
+                on_error(video, message)
+                bar.update(1)
+                continue
+            starts = clip_starts(len(frames), extractor.clip_len, stride)
+            batcher.add(slot, video, padded(frames, starts, extractor.clip_len), starts)
+        batcher.finish()
     return batcher.clips_done

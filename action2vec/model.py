@@ -11,11 +11,17 @@ output at every step of the whole sequence (a 2-layer stacked LSTM), ``kind="sin
 alone over the whole sequence.
 """
 
+import pickle
+import re
+import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from action2vec import Action2VecError
+from action2vec.files import atomic
 
 
 @dataclass
@@ -155,14 +161,83 @@ def lambda_at(step, steps_per_epoch, lam, warmup):
     return lam if ramp <= 0 else lam * min(1.0, step / ramp)
 
 
+# What a checkpoint holds besides tensors: torch.load(weights_only=True) reads these (and dicts,
+# lists and tuples of them) without running any code from the file.
+PLAIN = (str, int, float, bool, type(None))
+CHECKPOINT_KEYS = ("config", "state_dict")
+CHECKPOINT = "model checkpoint written by the train stage"
+
+
+def check_plain(value, key="checkpoint"):
+    """Refuse (TypeError naming the key) anything but plain data: dicts, lists and tuples of
+    strings, numbers, booleans, None and tensors. A numpy scalar is not plain: loading it
+    would need numpy's code."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_plain(k, f"{key} key {k!r}")
+            check_plain(v, f"{key}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_plain(v, f"{key}[{i}]")
+    elif type(value) not in PLAIN and not isinstance(value, torch.Tensor):
+        raise TypeError(f"{key}: {type(value).__module__}.{type(value).__name__} is not plain "
+                        "data (use str, int, float, bool, None, lists, dicts or tensors)")
+
+
 def save_model(path, model, extra):
-    """A self-contained checkpoint: config, weights, and whatever ``extra`` describes."""
-    torch.save({"config": asdict(model.config), "state_dict": model.state_dict(), **extra}, path)
+    """A self-contained checkpoint: config, weights, and whatever ``extra`` describes, all plain
+    data so that it loads without running code (``weights_only``). Written atomically: a
+    reader never sees a partial file, and a failed write leaves the previous one."""
+    checkpoint = {"config": asdict(model.config), "state_dict": model.state_dict(), **extra}
+    check_plain(checkpoint)
+    with atomic(path) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def read_plain(path, what, device="cpu"):
+    """``torch.load`` of plain data only (``weights_only``): a file that would need code to
+    load is refused before anything in it runs, and any other unreadable file is an error
+    that names it and says it is not ``what``."""
+    try:
+        with warnings.catch_warnings():  # torch's note on pickle protocols of foreign files
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        refused = re.search(r"WeightsUnpickler error:\s*(.+?)(?: was not an allowed|\n\n|$)",
+                            str(exc), re.S)
+        if refused:
+            reason = one_line(refused.group(1))
+            if reason.startswith("Unsupported global"):
+                reason += ", which could run code"
+            raise Action2VecError(f"{path}: refused: not a plain-data checkpoint ({reason}); "
+                                  "nothing in it was run") from None
+        raise Action2VecError(f"{path}: not a {what} (UnpicklingError: {one_line(exc)})") \
+            from None
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets its name
+        raise Action2VecError(f"{path}: not a {what} ({type(exc).__name__}: "
+                              f"{one_line(exc)})") from None
+
+
+def one_line(exc, limit=300):
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def load_model(path, device="cpu"):
-    """(HRNN in eval mode, checkpoint dict) from a file written by ``save_model``."""
-    checkpoint = torch.load(path, map_location=device, weights_only=False)
-    model = HRNN(HRNNConfig(**checkpoint["config"]))
-    model.load_state_dict(checkpoint["state_dict"])
+    """(HRNN in eval mode, checkpoint dict) from a file written by ``save_model``. A file that
+    is not one is an Action2VecError naming it; one that would need code to load is refused
+    without running it."""
+    checkpoint = read_plain(path, CHECKPOINT, device)
+    if not isinstance(checkpoint, dict):
+        raise Action2VecError(f"{path}: not a {CHECKPOINT} (it holds a "
+                              f"{type(checkpoint).__name__}, not a dict)")
+    missing = [k for k in CHECKPOINT_KEYS if k not in checkpoint]
+    if missing:
+        raise Action2VecError(f"{path}: not a {CHECKPOINT} (no {' or '.join(missing)})")
+    try:
+        model = HRNN(HRNNConfig(**checkpoint["config"]))
+        model.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise Action2VecError(f"{path}: not a {CHECKPOINT} (its config or weights do not "
+                              f"fit the network: {one_line(exc)})") from None
     return model.to(device).eval(), checkpoint

@@ -4,6 +4,7 @@
 ``SCHEMA``; an unknown key or an impossible value is an error naming the key.
 """
 
+import math
 from pathlib import Path
 
 import yaml
@@ -27,9 +28,13 @@ def integer(lo=None, hi=None):
 
 
 def number(lo=None, hi=None):
+    """A finite int or float: NaN passes every comparison, so bounds alone would let it in
+    (``-S lambda=nan`` writes YAML's ``.nan``)."""
     def check(v):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return "must be a number"
+        if not math.isfinite(v):
+            return "must be a finite number"
         return bounds(v, lo, hi)
     return check
 

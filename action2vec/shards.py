@@ -2,41 +2,107 @@
 
 A shard holds ``features`` (all clips of its videos, stacked), ``offsets`` (video i owns rows
 offsets[i]:offsets[i+1]), ``video_id`` and ``label``, and its attributes say how the features were
-made (extractor, layer, weights checksum, params). A shard is written under a temporary name and
-renamed when complete, so a file named ``shard-*.h5`` is never partial. That makes extraction
+made (extractor, layer, weights checksum, params). The ``content_sha256`` attribute is a checksum
+of the four datasets, checked whenever a whole shard is read; the chunks of ``features`` and
+``offsets`` also carry HDF5's fletcher32 checksum, so that partial reads are checked too. A damaged
+shard is an error that names it, never silently wrong data.
+
+A shard is built in memory and written under a temporary name, renamed when complete, so a file
+named ``shard-*.h5`` is never partial, and a full disk is one clear error. That makes extraction
 resumable: after an interruption the finished shards are kept and only the rest is redone.
+
+Everything downstream reads the videos in video id order (``video_index``, ``iter_videos``), so
+results do not depend on which shard a video landed in.
 """
 
+import contextlib
+import hashlib
+import io
 import json
 import logging
-import os
+import shutil
+from itertools import groupby
 from pathlib import Path
+from typing import NamedTuple
 
 import h5py
 import numpy as np
 
 from action2vec import Action2VecError
+from action2vec.files import atomic
 
 PATTERN = "shard-*.h5"
 STRING = h5py.string_dtype()
+CHECKSUM = "content_sha256"
+CHUNK_BYTES = 1 << 18  # feature chunks of whole rows, about 256 kB
+H5_ERRORS = (OSError, KeyError, ValueError, RuntimeError)  # what h5py raises on a damaged file
 log = logging.getLogger(__name__)
 
 
-def write_shard(path, video_ids, labels, arrays, attrs):
-    """Write one complete shard atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    lengths = [len(a) for a in arrays]
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("features", data=np.concatenate(arrays).astype(np.float32),
-                         chunks=True, compression="lzf")
-        f.create_dataset("offsets", data=offsets)
+class DamagedShard(Action2VecError):
+    """A shard that cannot be read, or whose content does not match its checksum."""
+
+    def __init__(self, path, reason):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path}: damaged shard ({reason}); run `dvc repro` to redo it")
+
+
+class UncheckedShard(DamagedShard):
+    """A shard without a checksum (written by an older version): it cannot be verified."""
+
+    def __init__(self, path):
+        super().__init__(path, f"no {CHECKSUM}: written by an older version, cannot be verified")
+
+
+def content_sha256(blocks, offsets, ids, labels):
+    """Checksum of a shard's content: its feature rows (an iterable of blocks, in order), offsets,
+    ids and labels."""
+    digest = hashlib.sha256()
+    for block in blocks:
+        digest.update(np.ascontiguousarray(block, "<f4").data)
+    digest.update(np.ascontiguousarray(offsets, "<i8").data)
+    digest.update(json.dumps([list(ids), list(labels)]).encode())
+    return digest.hexdigest()
+
+
+def shard_bytes(video_ids, labels, arrays, attrs):
+    """A complete shard file as bytes, with its checksum."""
+    features = np.concatenate(arrays).astype(np.float32)
+    offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64)
+    rows = max(1, min(len(features), CHUNK_BYTES // (4 * features.shape[1])))
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.create_dataset("features", data=features, chunks=(rows, features.shape[1]),
+                         compression="lzf", fletcher32=True)
+        f.create_dataset("offsets", data=offsets, chunks=True, fletcher32=True)
         f.create_dataset("video_id", data=np.asarray(video_ids, dtype=object), dtype=STRING)
         f.create_dataset("label", data=np.asarray(labels, dtype=object), dtype=STRING)
         for key, value in attrs.items():
-            f.attrs[key] = value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
-    os.replace(tmp, path)
+            plain = isinstance(value, (str, int, float, bool))
+            f.attrs[key] = value if plain else json.dumps(value)
+        f.attrs[CHECKSUM] = content_sha256([features], offsets, video_ids, labels)
+    return buffer.getvalue()
+
+
+def readable_size(n):
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+def write_shard(path, video_ids, labels, arrays, attrs):
+    """Write one complete shard atomically. Too little free space for it, or a failed write,
+    is an Action2VecError naming the file and the space needed; no partial file is left."""
+    path = Path(path)
+    data = shard_bytes(video_ids, labels, arrays, attrs)
+    free = shutil.disk_usage(path.parent).free
+    space = (f"{readable_size(len(data))} needed, {readable_size(free)} free; free some space "
+             f"and run again")
+    if free < len(data):
+        raise Action2VecError(f"{path}: not enough disk space: {space}")
+    try:
+        with atomic(path) as tmp:
+            tmp.write_bytes(data)
+    except OSError as exc:
+        raise Action2VecError(f"{path}: cannot write ({exc.strerror or exc}): {space}") from None
 
 
 class ShardWriter:
@@ -45,7 +111,7 @@ class ShardWriter:
     def __init__(self, out_dir, attrs, max_videos, first=0):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.attrs = attrs
+        self.attrs = {k: v for k, v in attrs.items() if k != CHECKSUM}
         self.max_videos = max_videos
         self.first = first  # number of the first shard written (after those kept by resume)
         self.count = 0
@@ -67,8 +133,11 @@ class ShardWriter:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.flush()
+    def __exit__(self, kind, *exc):
+        # Done, or interrupted (Ctrl-C): the videos collected are complete, keep them. After an
+        # error (a full disk, say) nothing more is written.
+        if kind is None or issubclass(kind, KeyboardInterrupt):
+            self.flush()
 
 
 def shard_paths(directory):
@@ -79,10 +148,22 @@ def shard_paths(directory):
     return paths
 
 
+@contextlib.contextmanager
+def opened(path):
+    """A shard open for reading; h5py's errors about a damaged file, raised on opening or while
+    reading in the ``with`` block, become a DamagedShard naming it."""
+    try:
+        with h5py.File(path, "r") as f:
+            yield f
+    except H5_ERRORS as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DamagedShard(path, reason) from None
+
+
 def read_attrs(path):
-    """A shard's metadata as plain Python values."""
-    with h5py.File(path, "r") as f:
-        return {k: decode_attr(v) for k, v in f.attrs.items()}
+    """A shard's metadata as plain Python values (its checksum left out)."""
+    with opened(path) as f:
+        return {k: decode_attr(v) for k, v in f.attrs.items() if k != CHECKSUM}
 
 
 def decode_attr(value):
@@ -91,44 +172,121 @@ def decode_attr(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def iter_videos(directory):
-    """(video_id, label, features) for every video of every shard of a directory."""
-    for path in shard_paths(directory):
-        ids, labels, arrays, _ = read_shard(path)
-        yield from zip(ids, labels, arrays)
-
-
 def read_shard(path):
-    """(video ids, labels, per-video arrays, attrs) of one shard."""
-    with h5py.File(path, "r") as f:
+    """(video ids, labels, per-video arrays, attrs) of one shard, checked against its checksum:
+    a damaged shard, or one without a checksum, is a DamagedShard."""
+    with opened(path) as f:
         features, offsets = f["features"][:], f["offsets"][:]
         ids, labels = list(f["video_id"].asstr()[:]), list(f["label"].asstr()[:])
         attrs = {k: decode_attr(v) for k, v in f.attrs.items()}
+    if CHECKSUM not in attrs:
+        raise UncheckedShard(path)
+    if attrs.pop(CHECKSUM) != content_sha256([features], offsets, ids, labels):
+        raise DamagedShard(path, "content does not match its checksum")
+    check_offsets(path, offsets, len(features), len(ids))
     return ids, labels, [features[offsets[i]:offsets[i + 1]] for i in range(len(ids))], attrs
 
 
-def shard_index(path):
-    """(feature_key, video ids) of a shard, read without its features; a shard whose features
-    and offsets disagree is an error."""
-    with h5py.File(path, "r") as f:
-        if f["features"].shape[0] != f["offsets"][-1]:
-            raise ValueError(f"{f['features'].shape[0]} feature rows, offsets say "
-                             f"{f['offsets'][-1]}")
-        return decode_attr(f.attrs.get("feature_key", "")), list(f["video_id"].asstr()[:])
+def check_offsets(path, offsets, rows, videos):
+    if (len(offsets) != videos + 1 or offsets[0] != 0 or offsets[-1] != rows
+            or np.any(np.diff(offsets) < 0)):
+        raise DamagedShard(path, f"offsets do not match {rows} feature rows of {videos} videos")
+
+
+class Video(NamedTuple):
+    """Where a video's clip features are: rows start:stop of a shard's ``features``."""
+    path: Path
+    label: str
+    start: int
+    stop: int
+
+
+def video_index(directory):
+    """{video id: Video} for every video of a directory's shards, sorted by video id, read
+    without the features. A video found in two shards is an error."""
+    index = {}
+    for path in shard_paths(directory):
+        with opened(path) as f:
+            rows, offsets = f["features"].shape[0], f["offsets"][:]
+            ids, labels = list(f["video_id"].asstr()[:]), list(f["label"].asstr()[:])
+        check_offsets(path, offsets, rows, len(ids))
+        for i, (video, label) in enumerate(zip(ids, labels)):
+            if video in index:
+                raise Action2VecError(f"{path}: video {video!r} is also in {index[video].path}; "
+                                      f"delete one of the two shards and run `dvc repro`")
+            index[video] = Video(path, label, int(offsets[i]), int(offsets[i + 1]))
+    return dict(sorted(index.items()))
+
+
+def iter_videos(directory):
+    """(video_id, label, features) for every video of a directory's shards, in video id order.
+
+    Every shard is checked against its checksum when first met. Videos of a shard that come
+    one after the other in id order are read together, so a shard whose videos are all
+    consecutive (the usual case) is read once, and memory holds one shard at most.
+    """
+    checked = set()
+    for path, run in groupby(video_index(directory).items(), key=lambda item: item[1].path):
+        run = list(run)
+        if path not in checked:
+            ids, labels, arrays, _ = read_shard(path)
+            checked.add(path)
+            if len(run) == len(ids):
+                features = dict(zip(ids, arrays))
+                yield from ((video, where.label, features[video]) for video, where in run)
+                continue
+            del arrays
+        with opened(path) as f:
+            arrays = [f["features"][where.start:where.stop] for _, where in run]
+        yield from ((video, where.label, a) for (video, where), a in zip(run, arrays))
+
+
+def read_rows(videos, positions):
+    """Rows at ``positions`` (sorted, unique) of the clips of ``videos`` (Video entries) laid
+    end to end, in that order; each shard is opened once and only those rows are read (their
+    chunks checked by fletcher32)."""
+    lengths = [v.stop - v.start for v in videos]
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    which = np.searchsorted(starts, positions, side="right") - 1
+    rows = np.array([videos[w].start for w in which], dtype=np.int64) + positions - starts[which]
+    paths = np.array([str(videos[w].path) for w in which])
+    out = None
+    for path in dict.fromkeys(paths):
+        where = np.flatnonzero(paths == path)
+        order = np.argsort(rows[where])
+        with opened(path) as f:
+            block = f["features"][rows[where][order]]
+        if out is None:
+            out = np.empty((len(positions), block.shape[1]), np.float32)
+        out[where[order]] = block
+    return out
+
+
+def set_aside(path, directory):
+    """Move a damaged shard into ``directory`` (out of the DVC output), under a name not yet
+    taken there; returns where it went."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    target, n = directory / Path(path).name, 1
+    while target.exists():
+        target, n = directory / f"{Path(path).name}.{n}", n + 1
+    shutil.move(path, target)
+    return target
 
 
 def shard_number(path):
     return int(Path(path).stem.split("-")[1])
 
 
-def resume(out_dir, key, wanted):
+def resume(out_dir, key, wanted, damaged_dir):
     """Keep what an earlier run of the same extraction finished; return (ids done, next number).
 
     A shard is kept when its ``feature_key`` attribute equals ``key`` (same extractor, weights
-    and clip settings), with the videos no longer in ``wanted`` removed from it. Leftover
-    temporary files, shards of other settings and unreadable shards are deleted, so their videos
-    are extracted again. Files are replaced or deleted, never modified in place (they may be
-    read-only links into the DVC cache).
+    and clip settings) and its content matches its checksum, with the videos no longer in
+    ``wanted`` removed from it. Leftover temporary files, shards of other settings and shards
+    without a checksum are deleted; damaged shards are moved to ``damaged_dir``. The videos of
+    all of these are extracted again. Files are replaced, moved or deleted, never modified in
+    place (they may be read-only links into the DVC cache).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -137,20 +295,24 @@ def resume(out_dir, key, wanted):
     done, following = set(), 0
     for path in sorted(out_dir.glob(PATTERN)):
         try:
-            shard_key, ids = shard_index(path)
-        except Exception as exc:  # noqa: BLE001 - any damage means: extract these videos again
-            log.warning("%s cannot be read (%s); its videos are extracted again", path, exc)
+            if read_attrs(path).get("feature_key") != key:
+                path.unlink()
+                continue
+            ids, labels, arrays, attrs = read_shard(path)
+        except UncheckedShard:
+            log.warning("%s has no checksum (written by an older version): deleted, its videos "
+                        "are extracted again", path)
             path.unlink()
             continue
-        if shard_key != key:
-            path.unlink()
+        except DamagedShard as exc:
+            log.warning("%s is damaged (%s): moved to %s, its videos are extracted again", path,
+                        exc.reason, set_aside(path, damaged_dir))
             continue
         keep = [i for i, video in enumerate(ids) if video in wanted and video not in done]
         if not keep:
             path.unlink()
             continue
-        if len(keep) < len(ids):  # only then are the features read
-            ids, labels, arrays, attrs = read_shard(path)
+        if len(keep) < len(ids):
             write_shard(path, [ids[i] for i in keep], [labels[i] for i in keep],
                         [arrays[i] for i in keep], attrs)
         done.update(ids[i] for i in keep)

@@ -12,7 +12,6 @@ import difflib
 import functools
 import json
 import logging
-import pickle
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -25,13 +24,14 @@ from action2vec import Action2VecError, params
 from action2vec.evaluation import normalise
 from action2vec.labels import (PACKAGED_VECTORS, class_name, load_vectors, phrase_vector,
                                read_class_vectors, read_name_map, split_name)
+from action2vec.pca import Projection
 from action2vec.semantics import class_means
 from action2vec.shards import read_attrs, shard_paths
-from action2vec.video import first_line, open_error
+from action2vec.video import first_line, probe
 
 # Outputs declared in dvc.yaml that the command reads (tests/test_trained.py checks they are).
 MODEL = Path("data/train/action2vec/all/split-0.pt")  # train_all: trained on every class
-PROJECTION = Path("data/pca/model.pkl")
+PROJECTION = Path("data/pca/model.npz")  # arrays, read without pickle
 PCA_SHARDS = Path("data/pca/shards")  # their attributes say how features were extracted
 LABELS = Path("data/labels/classes.json")
 SEQUENCES = Path("data/sequence/sequences.h5")
@@ -57,13 +57,12 @@ def require(path, what):
 
 
 def load_checkpoint(path, device):
+    """(model, checkpoint dict) of a train-stage checkpoint. Only plain data is read: a file
+    that would need code to load is refused unrun, and any file that is not a checkpoint is an
+    Action2VecError naming it."""
     from action2vec.model import load_model
 
-    try:
-        return load_model(path, device)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets its name
-        raise Action2VecError(f"{path}: not a model checkpoint written by the train stage "
-                              f"({type(exc).__name__}: {exc})")
+    return load_model(path, device)
 
 
 class Trained:
@@ -77,8 +76,7 @@ class Trained:
         self.model_path = require(Path(model) if model else self.project / MODEL, "model")
         self.device = device
         self.model, self.checkpoint = load_checkpoint(self.model_path, device)
-        with open(require(self.project / PROJECTION, "PCA model"), "rb") as f:
-            self.projection = pickle.load(f)
+        self.projection = Projection.load(require(self.project / PROJECTION, "PCA model"))
         self.features = read_attrs(shard_paths(require(self.project / PCA_SHARDS,
                                                        "PCA feature shards"))[0])
         labels = require(self.project / LABELS, "class word vectors")
@@ -175,7 +173,9 @@ class Trained:
 
     def embed_videos(self, paths, on_error, batch_size=None):
         """Embeddings of video files, a list aligned with ``paths`` (None where a video fails,
-        after ``on_error(path, one-line message)``), and each video's number of clips."""
+        after ``on_error(path, one-line message)``), and each video's number of clips. Each
+        video first gets the decode stage's check, so a file the pipeline would reject is
+        rejected here with the same reason."""
         from action2vec.features import extract
         from action2vec.sequences import pad_or_clip
         from action2vec.training import embed
@@ -183,9 +183,9 @@ class Trained:
         settings = self.features["params"]
         videos = []
         for i, path in enumerate(paths):
-            problem = open_error(path)
-            if problem:
-                on_error(path, problem)
+            info = probe(path, settings["decode"]["fps"], settings["decode"]["max_seconds"])
+            if info["status"] != "ok":
+                on_error(path, info["reason"])
             else:
                 videos.append({"path": str(path), "index": i})
         features, clips = {}, [0] * len(paths)  # PCA-projected as each video completes

@@ -2,7 +2,6 @@
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,8 @@ import torch
 from tqdm import tqdm
 
 from action2vec import Action2VecError, distributed
-from action2vec.model import dual_loss, lambda_at
+from action2vec.files import atomic
+from action2vec.model import check_plain, dual_loss, lambda_at, read_plain
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +70,25 @@ def seed_everything(seed):
 
 
 def save_state(path, state):
-    """Write a resume state atomically: an interrupted write never replaces a good one."""
+    """Write a resume state atomically: an interrupted write never replaces a good one. It must
+    be plain data (tensors, numbers, strings, lists, dicts) so that ``load_state`` reads it
+    without running code."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    check_plain(state, "resume state")
+    with atomic(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_state(path, device):
+    """The resume state at ``path`` as plain data, or None when it cannot be loaded so (a
+    damaged file, one that would need code to load, one from an older version): it is only a
+    scratch file, so training then starts over from epoch 0, with a warning naming it."""
+    try:
+        return read_plain(path, "resume state", device)
+    except Action2VecError as exc:
+        log.warning("%s; training from epoch 0", exc)
+        return None
 
 
 def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size, lr, lam,
@@ -120,8 +133,8 @@ def run_epochs(model, sequences, lengths, targets, class_vectors, epochs, batch_
     order = torch.Generator().manual_seed(seed)
     steps_per_epoch = -(-len(x) // batch_size)
     history, step, first = [], 0, 0
-    if resume and Path(resume).is_file():
-        state = torch.load(resume, map_location=device, weights_only=False)
+    state = load_state(resume, device) if resume and Path(resume).is_file() else None
+    if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if state.get("scaler"):
@@ -149,8 +162,8 @@ def run_epochs(model, sequences, lengths, targets, class_vectors, epochs, batch_
             sums += [total.item() * len(idx), ranking.item() * len(idx),
                      cross_entropy.item() * len(idx)]
             step += 1
-        row = dict(zip(("loss", "ranking_loss", "cross_entropy"),
-                       np.sum(distributed.gather(sums), axis=0) / len(x)))
+        means = np.sum(distributed.gather(sums), axis=0) / len(x)
+        row = dict(zip(("loss", "ranking_loss", "cross_entropy"), means.tolist()))  # floats
         history.append({"epoch": epoch + 1, **row, "lambda": weight})
         bar.set_postfix(loss=f"{row['loss']:.4f}")
         if resume and rank == 0:

@@ -3,6 +3,8 @@ duration (section 3.2: 30 fps, 14 s), with a check that they really decode.
 """
 
 import math
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,10 @@ def decord():
         module.logging.set_level(module.logging.QUIET)
         with_decord = module
     return with_decord
+
+
+class BadVideo(ValueError):
+    """A video that opens but does not decode as its header says (the message is the reason)."""
 
 
 def open_reader(path, size=None):
@@ -57,13 +63,13 @@ def read_frames(path, fps, max_seconds, size=None, block=64):
     reader = open_reader(path, size)
     wanted = frame_indices(len(reader), reader.get_avg_fps(), fps, max_seconds)
     if len(wanted) == 0:
-        raise ValueError("no frames")
+        raise BadVideo("no frames")
     parts = []
     for start in range(0, len(wanted), block):
         chunk = wanted[start:start + block]
         frames = reader.get_batch(chunk.tolist()).asnumpy()
         if len(frames) != len(chunk):
-            raise ValueError(f"truncated: decoder returned {len(frames)} of {len(chunk)} frames")
+            raise BadVideo(f"truncated: decoder returned {len(frames)} of {len(chunk)} frames")
         parts.append(frames)
     return np.concatenate(parts)
 
@@ -85,21 +91,77 @@ def first_line(message, limit=300):
     return (lines[0] if lines else "unknown error")[:limit]
 
 
+NATIVE_PREFIX = re.compile(r"^(\[[\d:]+\] \S+:\d+: )+")  # decord's "[time] file.cc:line: "
+
+
+def native_message(exc, path):
+    """A decord error as one line without its source locations and the file's path."""
+    line = NATIVE_PREFIX.sub("", first_line(exc, 200)).replace(f"[{path}]", "")
+    return line.replace(str(path), "").strip(" .").lower() or "unknown error"
+
+
+def cut_short(path):
+    """Whether a file is shorter than its own container structure says: an MP4/MOV (``ftyp``
+    first) that ends inside one of its top-level boxes, or an AVI shorter than its RIFF size.
+    A download or copy that stopped early; an MP4 cut so loses its index (``moov``) too."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(12)
+            if head[:4] == b"RIFF":
+                return size < 8 + int.from_bytes(head[4:8], "little")
+            return head[4:8] == b"ftyp" and mp4_end(f, size) > size
+    except OSError:  # unreadable: the caller says why
+        return False
+
+
+def mp4_end(f, size):
+    """Where the top-level boxes of an MP4 file say it ends: past ``size`` when it was cut
+    inside a box (0 when they turn out not to be boxes)."""
+    pos = 0
+    while pos < size:
+        f.seek(pos)
+        box = f.read(16)
+        if len(box) < 8:
+            return pos + 8  # cut inside a box header
+        length = int.from_bytes(box[:4], "big")
+        if length == 1:  # a 64-bit size follows the type
+            length = int.from_bytes(box[8:16], "big")
+        if length == 0:  # the last box runs to the end of the file
+            return size
+        if length < 8:
+            return 0
+        pos += length
+    return pos
+
+
+CUT_SHORT = "truncated: the file is shorter than its container says"
+
+
 def open_error(path):
-    """Why a file cannot be opened as a video (one line), or None. Uses PyAV, whose errors are
-    Python exceptions: decord prints a native log line before it raises on such files."""
+    """Why a file cannot be opened as a video, or None: one line without the path, a kind and
+    perhaps details after ": ", so that equal reasons group. Uses PyAV, whose errors are Python
+    exceptions: decord prints a native log line before it raises on such files, so it is
+    handed only files that pass."""
     import av
 
-    if not Path(path).is_file():
+    path = Path(path)
+    if not path.is_file():
         return "no such file"
+    if path.stat().st_size == 0:
+        return "empty file"
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                return "no video stream"
+            if container.streams.video:
+                return None
+        problem = "no video stream"
+    except av.error.InvalidDataError:
+        problem = "not a video container"
     except Exception as exc:  # noqa: BLE001 - every container error is a per-file message
-        reason = getattr(exc, "strerror", None) or first_line(exc, 200)
-        return f"not a readable video ({type(exc).__name__}: {reason})"
-    return None
+        strerror = getattr(exc, "strerror", None)
+        problem = (strerror.lower() if strerror else
+                   f"cannot be opened: {type(exc).__name__}: {native_message(exc, path)}")
+    return CUT_SHORT if cut_short(path) else problem
 
 
 def check_complete(declared, decodable):
@@ -107,18 +169,23 @@ def check_complete(declared, decodable):
     then returns the shorter video without an error. A frame or two (2%) of slack is allowed."""
     missing = declared - decodable
     if declared > 0 and missing > max(2, 0.02 * declared):
-        raise ValueError(f"truncated: header declares {declared} frames, "
-                         f"only {decodable} decode")
+        raise BadVideo(f"truncated: header declares {declared} frames, only {decodable} decode")
 
 
 def probe(path, fps, max_seconds):
-    """Facts about one video and whether it decodes: a dict with ``status`` ok or rejected."""
+    """Facts about one video and whether it decodes: a dict with ``status`` ok or rejected and
+    the ``reason`` of a rejection, worded without the path so that equal reasons group."""
     info = {"frames": 0, "fps": 0.0, "duration": 0.0, "width": 0, "height": 0,
-            "used_frames": 0, "status": "rejected", "reason": ""}
+            "used_frames": 0, "status": "rejected", "reason": open_error(path) or ""}
+    if info["reason"]:
+        return info
     try:
-        if not Path(path).is_file():
-            raise FileNotFoundError("missing file")
         reader = open_reader(path)
+    except Exception as exc:  # noqa: BLE001 - decord raises DECORDError
+        info["reason"] = (CUT_SHORT if cut_short(path) else
+                          f"the decoder cannot open it: {native_message(exc, path)}")
+        return info
+    try:
         info["frames"] = len(reader)
         info["fps"] = float(reader.get_avg_fps())
         if info["frames"] > 0:
@@ -126,9 +193,10 @@ def probe(path, fps, max_seconds):
         info["duration"] = info["frames"] / info["fps"] if info["fps"] > 0 else 0.0
         del reader
         check_complete(declared_frames(path), info["frames"])
-        frames = read_frames(path, fps, max_seconds, size=(64, 64))
-        info["used_frames"] = len(frames)
+        info["used_frames"] = len(read_frames(path, fps, max_seconds, size=(64, 64)))
         info["status"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - decord raises RuntimeError and DECORDError
-        info["reason"] = f"{type(exc).__name__}: {first_line(exc, 200)}"
+    except BadVideo as exc:
+        info["reason"] = str(exc)
+    except Exception:  # noqa: BLE001 - decord raises DECORDError on damaged data
+        info["reason"] = CUT_SHORT if cut_short(path) else "decoding failed mid-stream"
     return info

@@ -32,6 +32,19 @@ def probe_all(videos, fps, max_seconds, workers):
         return list(bar(pool.map(check, paths, chunksize=8)))
 
 
+def reason_kinds(reasons):
+    """Rejections counted by kind, most frequent first: a reason is a kind, or a kind and
+    details after ": " ("truncated: header declares 60 frames, only 44 decode")."""
+    return reasons.str.split(": ", n=1).str[0].value_counts()
+
+
+def lost_classes(table):
+    """{class: number of videos} of the classes none of whose videos decode."""
+    kept = set(table[table.status == "ok"]["class"])
+    return {name: int(n) for name, n in sorted(table["class"].value_counts().items())
+            if name not in kept}
+
+
 def main():
     p = params.load("dataset", "decode")
     cfg = p["decode"]
@@ -47,14 +60,16 @@ def main():
         log.warning("rejected %s: %s", row.path, row.reason)
     if len(rejected) > SHOWN:
         log.warning("... and %d more, all in %s", len(rejected) - SHOWN, OUT / "rejected.csv")
-    for reason, count in rejected.reason.value_counts().head(SHOWN).items():
-        log.warning("%d rejected: %s", count, reason)
+    for kind, count in reason_kinds(rejected.reason).head(SHOWN).items():
+        log.warning("%d rejected: %s", count, kind)
     ok = len(table) - len(rejected)
     log.info("%d of %d videos decode, %d classes", ok, len(table),
              table[table.status == "ok"]["class"].nunique())
     if ok == 0:
         raise Action2VecError(f"none of the {len(table)} videos under {p['dataset']['root']} "
                               f"could be decoded; reasons are in {OUT / 'rejected.csv'}")
+    for name, count in lost_classes(table).items():
+        log.warning("class %s: all %d videos rejected; it is left out", name, count)
 
 
 if __name__ == "__main__":

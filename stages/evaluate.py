@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from action2vec import params
-from action2vec.evaluation import rank_classes, zero_shot_report
+from action2vec.evaluation import rank_classes, single_class_warnings, zero_shot_report
 from action2vec.labels import read_class_vectors
 from action2vec.plots import write_confusion_csv
 from action2vec.stage import run
@@ -65,6 +65,8 @@ def main():
     splits = json.loads(SPLITS.read_text())
     vectors = read_class_vectors(LABELS)
     variants = cfg["variants"] + ["pooled_c3d"]
+    for warning in single_class_warnings({ratio: splits[ratio] for ratio in cfg["ratios"]}):
+        log.warning("%s", warning)
     zsl, losses = {}, {}
     for ratio in cfg["ratios"]:
         zsl[ratio] = {}

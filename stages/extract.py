@@ -5,8 +5,10 @@ Under `torchrun` the shards to write are dealt out to the processes (shard k to 
 world size); the shards are the same files a single process writes.
 
 The output is kept between runs (``persist`` in dvc.yaml): shards finished by an interrupted or
-earlier run with the same extractor, weights and clip settings are kept, videos no longer listed
-are dropped from them, and only the videos not yet extracted are processed.
+earlier run with the same extractor, weights and clip settings are kept if they match their
+checksums, videos no longer listed are dropped from them, and only the videos not yet extracted
+are processed. Damaged shards are moved to .resume/damaged/ (outside the DVC output) and their
+videos extracted again.
 """
 
 import hashlib
@@ -27,6 +29,7 @@ from action2vec.stage import run
 
 VIDEOS = Path("data/decode/videos.csv")
 OUT = Path("data/features")
+DAMAGED = Path(".resume/damaged")  # damaged shards set aside by resume; not a DVC output
 log = logging.getLogger("extract")
 
 
@@ -63,8 +66,8 @@ def main():
              "params": {"decode": dec, "features": cfg, "seed": p["seed"]}}
     attrs["feature_key"] = feature_key(attrs, p["seed"])
     # Rank 0 tidies up what earlier runs left; every rank then takes its share of the shards.
-    done, first = broadcast(resume(OUT, attrs["feature_key"], {v["id"] for v in videos})
-                            if rank == 0 else None)
+    done, first = broadcast(resume(OUT, attrs["feature_key"], {v["id"] for v in videos},
+                                   DAMAGED) if rank == 0 else None)
     todo = [v for v in videos if v["id"] not in done]
     chunks = [todo[i:i + cfg["shard_videos"]] for i in range(0, len(todo), cfg["shard_videos"])]
     if rank == 0:

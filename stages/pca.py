@@ -1,8 +1,8 @@
-"""Stage pca: fit PCA on the clip features and project every shard (params: pca)."""
+"""Stage pca: fit PCA on the clip features and project every shard (params: pca). The fitted
+projection is kept as arrays in data/pca/model.npz (``Projection.load`` reads it)."""
 
 import json
 import logging
-import pickle
 import shutil
 from pathlib import Path
 
@@ -22,12 +22,11 @@ def main():
     projection = fit_pca(FEATURES, cfg["dims"], cfg["max_fit_samples"], p["seed"])
     shutil.rmtree(OUT, ignore_errors=True)
     transform_shards(FEATURES, OUT / "shards", projection, max_videos=10_000)
-    with open(OUT / "model.pkl", "wb") as f:
-        pickle.dump(projection, f)
-    kept = float(projection.pca.explained_variance_ratio_.sum())
+    projection.save(OUT / "model.npz")
+    kept = projection.variance_kept
     METRICS.parent.mkdir(exist_ok=True)
-    METRICS.write_text(json.dumps({"explained_variance": kept, "dims": cfg["dims"],
-                                   "fit_samples": int(projection.pca.n_samples_)}, indent=1))
+    METRICS.write_text(json.dumps({"explained_variance": kept, "dims": projection.dims,
+                                   "fit_samples": projection.n_samples}, indent=1))
     log.info("%d components keep %.1f%% of the variance", cfg["dims"], 100 * kept)
 
 

@@ -1,9 +1,12 @@
-"""Stage sequence: pad with zeros or clip every video to ``sequence.steps`` steps."""
+"""Stage sequence: pad with zeros or clip every video to ``sequence.steps`` steps, in video id
+order (``iter_videos``), so that the same PCA features give the same file however the shards
+split them."""
 
 import logging
 from pathlib import Path
 
 from action2vec import params
+from action2vec.files import atomic
 from action2vec.shards import iter_videos, read_attrs, shard_paths
 from action2vec.sequences import write_sequences
 from action2vec.stage import run
@@ -17,7 +20,8 @@ def main():
     steps = params.load("sequence")["sequence"]["steps"]
     dims = read_attrs(shard_paths(SHARDS)[0])["pca_dims"]
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    count = write_sequences(OUT, iter_videos(SHARDS), steps, dims)
+    with atomic(OUT) as tmp:  # a damaged shard met half way leaves no partial file
+        count = write_sequences(tmp, iter_videos(SHARDS), steps, dims)
     log.info("%d videos as %d steps of %d features", count, steps, dims)
 
 

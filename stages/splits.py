@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from action2vec import Action2VecError, params
+from action2vec.evaluation import single_class_warnings
 from action2vec.stage import run
 from action2vec.training import draw_splits
 
@@ -25,6 +26,8 @@ def main():
     OUT.write_text(json.dumps(splits, indent=1))
     log.info("%d splits for each of %s over %d classes", cfg["n_splits"], cfg["ratios"],
              len(classes))
+    for warning in single_class_warnings(splits):
+        log.warning("%s", warning)
 
 
 if __name__ == "__main__":

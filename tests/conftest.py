@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import av
+import h5py
 import numpy as np
 import pytest
 import yaml
@@ -48,6 +49,56 @@ def video_file(tmp_path):
             return encode(path, moving_bar(n_frames, height, width), fps, "mpeg4", "avi")
         return encode(path, moving_bar(n_frames, height, width), fps)
     return make
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real file system of 3 MB (a tmpfs) to fill up with ``fill``. Skipped where one cannot
+    be mounted (mounting needs root)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a small disk to fill is a tmpfs, and mounting one needs root")
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)],
+                           capture_output=True, text=True)
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mount.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)
+
+
+def fill(disk, free):
+    """Fill a disk up to ``free`` bytes left free, with a file ``filler`` (delete it to undo)."""
+    filler = disk / "filler"
+    filler.unlink(missing_ok=True)
+    filler.write_bytes(b"\0" * (shutil.disk_usage(disk).free - free))
+    return filler
+
+
+def damage_shard(path, how):
+    """Damage an HDF5 shard as happens in the wild: cut it short (``truncate``), or zero 20 kB
+    inside its features (``dd``)."""
+    if how == "truncated":
+        command = ["truncate", "-s", str(path.stat().st_size * 2 // 3), str(path)]
+    else:
+        with h5py.File(path) as f:
+            inside = f["features"].id.get_chunk_info(0).byte_offset + 100
+        command = ["dd", "if=/dev/zero", f"of={path}", "bs=1", f"seek={inside}", "count=20000",
+                   "conv=notrunc"]
+    subprocess.run(command, check=True, capture_output=True)
+
+
+class RunsCode:
+    """A value whose unpickling creates the file ``marker``: the payload of a malicious model or
+    PCA file (a pickle can run any code the same way). A loader that is safe leaves no marker."""
+
+    def __init__(self, marker):
+        self.marker = Path(marker)
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
 
 
 KINETICS_HEADER = "label,youtube_id,time_start,time_end,split\n"

@@ -11,10 +11,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import yaml
 from gensim.models import KeyedVectors
 
 from action2vec.labels import load_vectors
 from action2vec.render import render_dataset
+from action2vec.video import probe
 
 from conftest import git_project, sh
 
@@ -83,7 +85,7 @@ def test_every_subcommand_has_help(project):
 
 def test_embed_runs_the_trained_pipeline_on_video_files(project, new_videos, tmp_path):
     ids, _, embeddings = saved(project)
-    seen_video = project / "data" / "videos" / f"{ids[0]}.mp4"
+    seen_video = project / "data" / "videos" / ids[0]
     out = tmp_path / "e.h5"
     done = run(project, "embed", seen_video, *new_videos, "--out", out, "-k", "3")
     assert done.returncode == 0, done.stderr
@@ -109,23 +111,28 @@ def test_embed_runs_the_trained_pipeline_on_video_files(project, new_videos, tmp
 
 
 def test_embed_reports_each_bad_video_on_one_line_and_finishes_the_others(project, new_videos,
-                                                                          tmp_path):
+                                                                          tmp_path, video_file):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(np.random.default_rng(0).bytes(4000))
     missing = tmp_path / "missing.mp4"
+    whole = video_file("whole.avi", n_frames=60).read_bytes()
+    half = tmp_path / "truncated_half.avi"  # decord reads its first frames without an error
+    half.write_bytes(whole[:len(whole) // 2])
     out = tmp_path / "e.npy"
-    done = run(project, "embed", broken, new_videos[0], missing, "--out", out,
+    done = run(project, "embed", broken, new_videos[0], missing, half, "--out", out,
                "--plot", tmp_path / "p.png")
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 2
-    assert errors[0].startswith(f"error: {broken}: not a readable video")
-    assert errors[1] == f"error: {missing}: no such file"
-    assert "1 of 3 videos embedded; 2 failed" in done.stderr
+    decode = yaml.safe_load((project / "params.yaml").read_text())["decode"]
+    rejected = probe(half, decode["fps"], decode["max_seconds"])["reason"]  # as decode says
+    assert rejected.startswith("truncated: header declares 60 frames")
+    assert errors == [f"error: {broken}: not a video container",
+                      f"error: {missing}: no such file", f"error: {half}: {rejected}"]
+    assert "1 of 4 videos embedded; 3 failed" in done.stderr
     assert str(new_videos[0]) in done.stdout
     vectors = np.load(out)
-    assert vectors.shape == (3, 50)
-    assert np.isnan(vectors[[0, 2]]).all() and np.isfinite(vectors[1]).all()
+    assert vectors.shape == (4, 50)
+    assert np.isnan(vectors[[0, 2, 3]]).all() and np.isfinite(vectors[1]).all()
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from action2vec.evaluation import pooled, top_k_accuracy, zero_shot_report
+from action2vec.evaluation import (pooled, single_class_warnings, top_k_accuracy,
+                                   zero_shot_report)
 
 VECTORS = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
 
@@ -76,3 +77,12 @@ def test_confusion_counts_by_hand():
 
     matrix = confusion([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 4)
     assert matrix.tolist() == [[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 2, 0], [0, 0, 0, 0]]
+
+
+def test_single_class_warnings_name_the_ratio_and_the_split_count():
+    splits = {"50_50": [{"unseen": ["a", "b"]}] * 3,
+              "90_10": [{"unseen": ["a"]}, {"unseen": ["a", "b"]}, {"unseen": ["c"]}],
+              "all": [{"unseen": ["a"]}]}
+    assert single_class_warnings(splits) == [
+        "ratio 90_10: 2 of 3 splits hold out a single class, whose top-1 is 1.0 by construction; "
+        "use more classes or a larger unseen fraction"]

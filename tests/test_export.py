@@ -2,16 +2,25 @@
 test_cli.py)."""
 
 import json
+import os
+import pickle
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+import torch
 from gensim.models import KeyedVectors
 
 from action2vec import Action2VecError
-from action2vec.export import (describe, keys_of, word2vec_key, write_video_vectors,
-                               write_word2vec)
+from action2vec.cli import main
+from action2vec.export import (check_video_vectors_path, describe, keys_of, word2vec_key,
+                               write_video_vectors, write_word2vec)
+from action2vec.model import HRNN, HRNNConfig, save_model
+from action2vec.pca import Projection
 from action2vec.shards import write_shard
+
+from conftest import RunsCode
 
 
 def test_word2vec_keys_have_no_whitespace_and_must_be_distinct():
@@ -51,6 +60,35 @@ def test_video_vectors_keep_one_row_per_given_video(tmp_path):
     assert dict(describe(npy))["rows all NaN"] == 1
     with pytest.raises(Action2VecError, match="use a .npy or .h5"):
         write_video_vectors(tmp_path / "e.csv", ["a"], vectors[:1], [1], model)
+
+
+def test_embed_out_in_a_missing_or_unusable_folder_is_refused_at_once(tmp_path, capsys,
+                                                                       video_file):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dir.h5").mkdir()
+    cases = {tmp_path / "nowhere" / "x.h5": f"the folder {tmp_path / 'nowhere'} does not exist",
+             tmp_path / "file" / "x.npy": f"the folder {tmp_path / 'file'} is not a folder",
+             tmp_path / "dir.h5": "is a folder; name a file in it"}
+    for out, message in cases.items():
+        with pytest.raises(Action2VecError, match=f"--out {out}: {message}"):
+            check_video_vectors_path(out)
+        # before anything is loaded: the project here has no model, and no other error comes
+        assert main(["embed", "--project", str(tmp_path), "--out", str(out),
+                     str(video_file())]) == 1
+        assert capsys.readouterr().err.strip() == f"error: --out {out}: {message}"
+    assert check_video_vectors_path("x.h5") == Path("x.h5")  # the current folder
+    plot = tmp_path / "nowhere" / "p.png"
+    assert main(["embed", "--project", str(tmp_path), "--plot", str(plot),
+                 str(video_file())]) == 1
+    assert capsys.readouterr().err.strip() == (f"error: --plot {plot}: the folder "
+                                                f"{tmp_path / 'nowhere'} does not exist")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
+def test_embed_out_in_a_read_only_folder_is_refused(tmp_path):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    with pytest.raises(Action2VecError, match="is not writable"):
+        check_video_vectors_path(tmp_path / "ro" / "x.h5")
 
 
 def test_describe_a_shard(tmp_path):
@@ -93,3 +131,41 @@ def test_describe_export_metadata(tmp_path):
     (tmp_path / "metadata.json").write_text(json.dumps(meta))
     info = dict(describe(tmp_path / "metadata.json"))
     assert info["dataset"] == "ucf101" and info["zero-shot top-1"] == '{"80_20": 0.512}'
+
+
+def test_describe_a_checkpoint_and_the_pca_projection(tmp_path):
+    model = HRNN(HRNNConfig(input_dim=4, embed_dim=3, n_classes=2, lstm1=4, lstm2=4,
+                            attention=0))
+    save_model(tmp_path / "m.pt", model, {"variant": "cos_only", "steps": 6,
+                                          "split": {"seen": ["a", "b"], "unseen": ["c"]}})
+    info = dict(describe(tmp_path / "m.pt"))
+    assert info["variant"] == "cos_only" and info["input"] == "6 steps x 4"
+    assert (info["trained on"], info["held out"]) == ("2 classes", "1 classes")
+    Projection(np.eye(2, 5), np.zeros(5), 0.5, np.ones(2), np.array([0.3, 0.2]), 40).save(
+        tmp_path / "model.npz")
+    info = dict(describe(tmp_path / "model.npz"))
+    assert info["kind"] == "PCA projection (pca stage)"
+    assert (info["dims"], info["input dim"], info["fit samples"]) == (2, 5, 40)
+    assert info["variance kept"] == "50.0%"
+
+
+def write_object_npz(path, marker):
+    with open(path, "wb") as f:
+        np.savez(f, x=np.array([RunsCode(marker)], dtype=object))
+
+
+@pytest.mark.parametrize("name, write, message", [
+    ("evil.pt", lambda path, marker: torch.save({"config": RunsCode(marker)}, path),
+     "refused: not a plain-data checkpoint"),
+    ("evil.pt", lambda path, marker: path.write_bytes(pickle.dumps(RunsCode(marker))),
+     "refused: not a plain-data checkpoint"),
+    ("model.npz", lambda path, marker: path.write_bytes(pickle.dumps(RunsCode(marker))),
+     "not a readable numpy file (refused: "),
+    ("evil.npz", write_object_npz, "not a readable numpy file (refused: "),
+])
+def test_info_refuses_a_file_that_would_run_code_unrun(tmp_path, capsys, name, write, message):
+    path, marker = tmp_path / name, tmp_path / "MARKER"
+    write(path, marker)
+    assert main(["info", str(path)]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {path}: {message}")
+    assert not marker.exists()

@@ -1,10 +1,15 @@
 import math
+import pickle
 
+import numpy as np
 import pytest
 import torch
 
+from action2vec import Action2VecError
 from action2vec.model import (HRNN, HRNNConfig, dual_loss, lambda_at, load_model,
                               pairwise_ranking_loss, save_model)
+
+from conftest import RunsCode
 
 
 def small(attention=16, **kw):
@@ -103,7 +108,77 @@ def test_lambda_reaches_its_value_after_warmup():
 def test_saved_model_loads_and_embeds_the_same(tmp_path):
     model = small()
     x, lengths = padded_batch([8, 2])
-    save_model(tmp_path / "m.pt", model, {"split": {"seen": ["a"]}})
+    extra = {"variant": "action2vec", "split": {"seen": ["a"], "unseen": ["b"]}, "steps": 8}
+    save_model(tmp_path / "m.pt", model, extra)
     loaded, checkpoint = load_model(tmp_path / "m.pt")
-    assert checkpoint["split"] == {"seen": ["a"]}
+    assert {k: checkpoint[k] for k in extra} == extra
+    assert HRNNConfig(**checkpoint["config"]) == model.config
+    for (name, a), (other, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert name == other and torch.equal(a, b)
     assert torch.allclose(model.embed(x, lengths), loaded.embed(x, lengths))
+    assert torch.load(tmp_path / "m.pt", weights_only=True)["steps"] == 8  # plain data
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+def test_only_plain_data_is_saved(tmp_path):
+    with pytest.raises(TypeError, match=r"checkpoint.steps: numpy.int64 is not plain data"):
+        save_model(tmp_path / "m.pt", small(), {"steps": np.int64(8)})
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "m.pt"
+    save_model(path, small(), {"variant": "first"})
+    real_save = torch.save
+
+    def disk_full(obj, f):
+        real_save(obj, f)
+        with open(f, "r+b") as out:
+            out.truncate(100)  # half written when the disk filled up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_model(path, small(attention=0), {"variant": "second"})
+    monkeypatch.undo()
+    assert load_model(path)[1]["variant"] == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+def test_the_malicious_payload_runs_when_loaded_unsafely(tmp_path):
+    """The payload the refusal tests use does run code when loaded the unsafe way."""
+    marker = tmp_path / "MARKER"
+    torch.save({"config": RunsCode(marker)}, tmp_path / "evil.pt")
+    torch.load(tmp_path / "evil.pt", weights_only=False)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("write", [
+    lambda path, payload: torch.save({"config": payload, "state_dict": {}}, path),
+    lambda path, payload: path.write_bytes(pickle.dumps({"config": payload})),  # a bare pickle
+])
+def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path, write):
+    marker, path = tmp_path / "MARKER", tmp_path / "evil.pt"
+    write(path, RunsCode(marker))
+    with pytest.raises(Action2VecError, match="refused: not a plain-data checkpoint") as error:
+        load_model(path)
+    assert str(path) in str(error.value) and "nothing in it was run" in str(error.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"junk", r"not a model checkpoint written by the train stage \("),
+    ([1, 2], r"it holds a list, not a dict"),
+    ({"config": {}}, r"\(no state_dict\)"),
+    ({"config": {"input_dim": 3, "colour": 1}, "state_dict": {}},
+     r"config or weights do not fit the network: .*colour"),
+])
+def test_a_file_that_is_not_a_checkpoint_is_an_error_naming_it(tmp_path, content, message):
+    path = tmp_path / "m.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    with pytest.raises(Action2VecError, match=message) as error:
+        load_model(path)
+    assert str(error.value).startswith(f"{path}: ")

@@ -1,9 +1,14 @@
+import pickle
+
 import numpy as np
 import pytest
+from sklearn.decomposition import PCA
 
 from action2vec import Action2VecError
-from action2vec.pca import fit_pca, sample_rows, transform_shards
+from action2vec.pca import Projection, fit_pca, sample_rows, transform_shards
 from action2vec.shards import ShardWriter, iter_videos, read_attrs
+
+from conftest import RunsCode, damage_shard
 
 
 def make_shards(directory, n_videos=12, clips=5, dim=16, per_shard=4):
@@ -17,10 +22,10 @@ def make_shards(directory, n_videos=12, clips=5, dim=16, per_shard=4):
 def test_pca_finds_the_structure_and_keeps_ids(tmp_path):
     make_shards(tmp_path / "in")
     projection = fit_pca(tmp_path / "in", dims=3, max_samples=1000, seed=0)
-    assert projection.pca.explained_variance_ratio_.sum() > 0.999
+    assert projection.variance_kept > 0.999
     transform_shards(tmp_path / "in", tmp_path / "out", projection, max_videos=5)
     out = list(iter_videos(tmp_path / "out"))
-    assert [v[0] for v in out] == [f"v{i}" for i in range(12)]
+    assert [v[0] for v in out] == sorted(f"v{i}" for i in range(12))  # in video id order
     assert all(v[2].shape == (5, 3) for v in out)
     projected = np.concatenate([v[2] for v in out])
     assert np.mean(projected.var(axis=0)) == pytest.approx(1.0, rel=0.05)  # unit mean variance
@@ -37,3 +42,113 @@ def test_too_few_vectors_for_the_dimension_is_a_clear_error(tmp_path):
     make_shards(tmp_path, n_videos=2, clips=3)
     with pytest.raises(Action2VecError, match="pca.dims: 10 components need at least 10 .* only 6"):
         fit_pca(tmp_path, dims=10, max_samples=1000, seed=0)
+
+
+def same_videos(directory, order, per_shard, dim=16):
+    """Videos v00..v11 whose features depend on their id alone, written in ``order`` into
+    shards of ``per_shard`` videos: one dataset as different extraction histories leave it."""
+    basis = np.random.default_rng(0).normal(size=(3, dim))
+    with ShardWriter(directory, {"layer": "fc7"}, per_shard) as writer:
+        for i in order:
+            rng = np.random.default_rng(i)
+            clips = rng.normal(size=(3 + i % 4, 3)) @ basis + rng.normal(scale=0.1, size=dim)
+            writer.add(f"v{i:02d}", f"class {i % 3}", clips.astype(np.float32))
+
+
+def test_pca_output_does_not_depend_on_how_the_shards_split_the_videos(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    same_videos(one, range(12), per_shard=12)  # one clean run
+    same_videos(two, [0, 1, 3, 4, 5, 6, 8, 9, 2, 10, 11, 7], per_shard=5)  # repairs, additions
+    assert sample_rows(one, 20, 0)[0].tobytes() == sample_rows(two, 20, 0)[0].tobytes()
+    for directory in (one, two):
+        projection = fit_pca(directory, dims=3, max_samples=20, seed=0)
+        transform_shards(directory, directory / "pca", projection, max_videos=5)
+        projection.save(directory / "model.npz")
+    assert (one / "model.npz").read_bytes() == (two / "model.npz").read_bytes()
+    shards = [sorted((d / "pca").glob("shard-*.h5")) for d in (one, two)]
+    assert [p.name for p in shards[0]] == [p.name for p in shards[1]] == [
+        "shard-00000.h5", "shard-00001.h5", "shard-00002.h5"]
+    for a, b in zip(*shards):
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_damaged_chunk_met_by_the_fit_sample_is_an_error_naming_the_shard(tmp_path):
+    with ShardWriter(tmp_path, {}, 2) as writer:
+        for i in range(4):
+            writer.add(f"v{i}", "x", np.random.default_rng(i).normal(size=(100, 64)))
+    damage_shard(tmp_path / "shard-00001.h5", "zeroed")
+    with pytest.raises(Action2VecError, match=r"shard-00001.h5: damaged shard \(.*\); run `dvc "
+                                              r"repro` to redo it"):
+        sample_rows(tmp_path, 1000, 0)
+
+
+def test_projection_is_stored_as_arrays_and_loads_the_same(tmp_path):
+    make_shards(tmp_path / "in")
+    projection = fit_pca(tmp_path / "in", dims=3, max_samples=1000, seed=0)
+    projection.save(tmp_path / "model.npz")
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as data:  # arrays, no pickle
+        assert sorted(data.files) == sorted(Projection.ARRAYS)
+    loaded = Projection.load(tmp_path / "model.npz")
+    assert (loaded.dims, loaded.input_dim, loaded.n_samples) == (3, 16, 60)
+    assert loaded.scale == projection.scale and loaded.variance_kept == projection.variance_kept
+    x = np.random.default_rng(1).normal(size=(4, 16)).astype(np.float32)
+    out = loaded.transform(x)
+    assert out.dtype == np.float32 and np.array_equal(out, projection.transform(x))
+    fitted = PCA(n_components=3, svd_solver="randomized", random_state=0).fit(
+        sample_rows(tmp_path / "in", 1000, 0)[0])
+    np.testing.assert_allclose(out, fitted.transform(x) * projection.scale, rtol=1e-4,
+                               atol=1e-4)
+    projection.save(tmp_path / "again.npz")  # the same arrays give the same bytes
+    assert (tmp_path / "again.npz").read_bytes() == (tmp_path / "model.npz").read_bytes()
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def valid_arrays():
+    return {"components": np.eye(2, 4), "mean": np.zeros(4), "scale": np.float64(1.0),
+            "explained_variance": np.ones(2), "explained_variance_ratio": np.full(2, 0.25),
+            "n_samples": np.int64(10)}
+
+
+def write_pickle(path, marker):
+    """A pickle renamed model.npz."""
+    path.write_bytes(pickle.dumps(RunsCode(marker)))
+
+
+def write_object_array(path, marker):
+    """An .npy object array (a pickle inside) named model.npz."""
+    with open(path, "wb") as f:
+        np.save(f, np.array([RunsCode(marker)], dtype=object))
+
+
+def write_object_member(path, marker):
+    """An .npz with every array, its components an object array."""
+    with open(path, "wb") as f:
+        np.savez(f, **{**valid_arrays(), "components": np.array([RunsCode(marker)], object)})
+
+
+@pytest.mark.parametrize("write", [write_pickle, write_object_array, write_object_member])
+def test_a_pickled_projection_is_refused_unrun(tmp_path, write):
+    path, marker = tmp_path / "model.npz", tmp_path / "MARKER"
+    write(path, marker)
+    with pytest.raises(Action2VecError, match="not a PCA projection .*refused") as error:
+        Projection.load(path)
+    assert str(error.value).startswith(f"{path}: ")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"scale": None}, r"\(no scale\)"),
+    ({"mean": np.zeros(3)}, r"mean has shape \(3,\) but components \(2, 4\)"),
+    ({"components": np.zeros(4)}, r"components is a 1-d float64 array, not a 2-d numeric one"),
+    ({"mean": np.array(["a"] * 4)}, r"mean is a 1-d <U1 array"),
+    ({"scale": np.float64(np.nan)}, r"scale has values that are not finite"),
+])
+def test_a_projection_archive_with_wrong_arrays_is_an_error_naming_it(tmp_path, change,
+                                                                       message):
+    arrays = {k: v for k, v in {**valid_arrays(), **change}.items() if v is not None}
+    np.savez(tmp_path / "model.npz", **arrays)
+    with pytest.raises(Action2VecError, match=message) as error:
+        Projection.load(tmp_path / "model.npz")
+    assert str(error.value).startswith(f"{tmp_path / 'model.npz'}: not a PCA projection")
+    np.savez(tmp_path / "model.npz", **valid_arrays())
+    assert Projection.load(tmp_path / "model.npz").dims == 2

@@ -1,6 +1,7 @@
 import numpy as np
 
 from action2vec.sequences import pad_or_clip, read_sequences, write_sequences
+from action2vec.shards import ShardWriter, iter_videos
 
 
 def test_short_video_is_padded_with_zeros():
@@ -25,3 +26,16 @@ def test_sequence_file_round_trip(tmp_path):
     assert data["lengths"].tolist() == [2, 4]
     assert data["video_id"] == ["a/1", "b/2"] and data["label"] == ["roll ball", "drop box"]
     assert (data["sequences"][0, 2:] == 0).all() and (data["sequences"][1] == 2).all()
+
+
+def test_sequence_file_does_not_depend_on_how_the_shards_split_the_videos(tmp_path):
+    ids = [f"c{i % 3}/v{i:02d}" for i in range(10)]
+    layouts = (("one", range(10), 10), ("two", [4, 0, 9, 2, 7, 1, 3, 8, 5, 6], 3))
+    for name, order, per_shard in layouts:
+        with ShardWriter(tmp_path / name, {"pca_dims": 4}, per_shard) as writer:
+            for i in order:
+                features = np.random.default_rng(i).normal(size=(2 + i, 4)).astype(np.float32)
+                writer.add(ids[i], f"class {i % 3}", features)
+        write_sequences(tmp_path / f"{name}.h5", iter_videos(tmp_path / name), steps=6, dim=4)
+    assert (tmp_path / "one.h5").read_bytes() == (tmp_path / "two.h5").read_bytes()
+    assert read_sequences(tmp_path / "two.h5")["video_id"] == sorted(ids)

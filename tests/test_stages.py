@@ -1,5 +1,7 @@
 """Stages run as users run them (python stages/X.py from the project root) on bad inputs."""
 
+import json
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import yaml
 
 from action2vec.shards import iter_videos
 
-from conftest import kinetics_layout
+from conftest import damage_shard, fill, kinetics_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,11 +45,38 @@ def test_decode_rejects_bad_files_and_keeps_the_good(tmp_path, video_file):
     done = run_stage(tmp_path, "decode")
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "data/decode/videos.csv")
-    assert table.set_index("id").status.to_dict() == {"cut": "rejected", "good": "ok",
-                                                      "text": "rejected"}
-    rejected = pd.read_csv(tmp_path / "data/decode/rejected.csv")
-    assert sorted(rejected.id) == ["cut", "text"] and rejected.reason.str.len().min() > 0
+    assert table.set_index("id").status.to_dict() == {"cut.mp4": "rejected", "good.mp4": "ok",
+                                                      "text.mp4": "rejected"}
+    rejected = pd.read_csv(tmp_path / "data/decode/rejected.csv").set_index("id")
+    assert rejected.reason.to_dict() == {
+        "cut.mp4": "truncated: the file is shorter than its container says",
+        "text.mp4": "not a video container"}
     assert "rejected" in done.stderr and "cut.mp4" in done.stderr
+    assert "class drop box: all 1 videos rejected; it is left out" in done.stderr
+    assert "class roll ball" not in done.stderr
+
+
+def test_decode_reads_absolute_paths_and_counts_reasons_by_kind(tmp_path, video_file):
+    videos = project(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    good = video_file("good.mp4", n_frames=20).read_bytes()
+    for i, n in enumerate((0.5, 0.7)):
+        avi = video_file(f"src{i}.avi", n_frames=60).read_bytes()
+        (outside / f"short{i}.avi").write_bytes(avi[:int(len(avi) * n)])
+    (videos / "good.mp4").write_bytes(good)
+    (outside / "good.mp4").write_bytes(good)
+    (videos / "index.csv").write_text(f"path,class\n{videos}/good.mp4,roll ball\n"
+                                      f"{outside}/good.mp4,roll ball\n"
+                                      f"{outside}/short0.avi,drop box\n"
+                                      f"{outside}/short1.avi,drop box\n")
+    done = run_stage(tmp_path, "decode")
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "data/decode/videos.csv").set_index("id")
+    assert table.status.to_dict() == {"good.mp4": "ok", f"{outside}/good.mp4": "ok",
+                                      f"{outside}/short0.avi": "rejected",
+                                      f"{outside}/short1.avi": "rejected"}
+    assert "2 rejected: truncated\n" in done.stderr
 
 
 def test_decode_with_nothing_readable_stops_with_a_clear_error(tmp_path):
@@ -57,6 +86,14 @@ def test_decode_with_nothing_readable_stops_with_a_clear_error(tmp_path):
     done = run_stage(tmp_path, "decode")
     assert done.returncode == 1
     assert "error: none of the 1 videos" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_empty_class_cell_stops_decode_with_one_line_naming_the_line(tmp_path):
+    videos = project(tmp_path)
+    (videos / "index.csv").write_text("path,class\na.mp4,roll ball\nb.mp4,\n")
+    done = run_stage(tmp_path, "decode")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().endswith("data/videos/index.csv:3: empty class")
 
 
 def test_labels_stage_names_a_class_word_missing_from_the_vectors(tmp_path):
@@ -85,20 +122,21 @@ def test_kinetics400_missing_clips_are_counted_and_listed_by_decode(tmp_path, vi
         .replace("root: data/videos", f"root: {data}"))
     result = run_stage(tmp_path, "decode")
     assert result.returncode == 0, result.stderr
-    assert "2 rejected: FileNotFoundError: missing file" in result.stderr
+    assert "2 rejected: no such file" in result.stderr
     table = pd.read_csv(tmp_path / "data/decode/videos.csv")
     assert (table.status == "ok").sum() == 3
     rejected = pd.read_csv(tmp_path / "data/decode/rejected.csv")
-    assert sorted(rejected["id"]) == ["gone2_000003_000013", "gone_000001_000011"]
+    assert sorted(rejected["id"]) == ["gone2_000003_000013.mp4", "gone_000001_000011.mp4"]
 
 
-def extraction_project(tmp_path, video_file, n_videos):
-    """A project whose decode output lists ``n_videos`` real videos, one feature shard each."""
+def extraction_project(tmp_path, video_file, n_videos, frames=None):
+    """A project whose decode output lists ``n_videos`` real videos, one feature shard each;
+    ``frames`` frames each (16: one clip), or 20, 24, 28... frames."""
     videos = project(tmp_path, features={"shard_videos": 1})
     rows = []
     for i in range(n_videos):
         path = videos / f"v{i}.mp4"
-        path.write_bytes(video_file(f"src{i}.mp4", n_frames=20 + 4 * i).read_bytes())
+        path.write_bytes(video_file(f"src{i}.mp4", n_frames=frames or 20 + 4 * i).read_bytes())
         rows.append({"id": f"v{i}", "path": str(path), "class": "roll ball", "status": "ok"})
     table = tmp_path / "data" / "decode" / "videos.csv"
     table.parent.mkdir(parents=True)
@@ -183,3 +221,83 @@ def test_extraction_under_torchrun_writes_the_single_process_shards(tmp_path, vi
         assert got[video][0] == label
         np.testing.assert_allclose(got[video][1], features, rtol=1e-5, atol=1e-5)
     assert (two / "data" / "features" / "failed.csv").is_file()
+
+
+def test_extraction_on_a_full_disk_stops_with_one_line_and_the_rerun_resumes(small_disk,
+                                                                            video_file):
+    extraction_project(small_disk, video_file, 3, frames=16)  # one clip each: shards of ~21 kB
+    filler = fill(small_disk, free=30_000)  # room for the first shard only
+    done = run_stage(small_disk, "extract")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert re.fullmatch(r"error: data/features/shard-00001.h5: not enough disk space: \d+\.\d kB "
+                        r"needed, \d+\.\d kB free; free some space and run again",
+                        done.stderr.strip().splitlines()[-1])
+    shards = small_disk / "data" / "features"
+    assert [p.name for p in shards.iterdir()] == ["shard-00000.h5"]
+    filler.unlink()
+    done = run_stage(small_disk, "extract")
+    assert done.returncode == 0, done.stderr
+    assert "1 videos already extracted, 2 to do" in done.stderr
+    assert sorted(extracted(small_disk)) == ["v0", "v1", "v2"]
+
+
+def test_a_damaged_shard_stops_pca_with_one_line_and_extract_redoes_it(tmp_path, video_file):
+    extraction_project(tmp_path, video_file, 2, frames=16)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["pca"]["dims"] = 2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run_stage(tmp_path, "extract").returncode == 0
+    before = extracted(tmp_path)
+    damage_shard(tmp_path / "data" / "features" / "shard-00001.h5", "zeroed")
+    done = run_stage(tmp_path, "pca")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: data/features/shard-00001.h5: damaged shard (")
+    assert last.endswith("); run `dvc repro` to redo it")
+    done = run_stage(tmp_path, "extract")
+    assert done.returncode == 0, done.stderr
+    assert ("data/features/shard-00001.h5 is damaged (" in done.stderr and
+            "moved to .resume/damaged/shard-00001.h5, its videos are extracted again"
+            in done.stderr and "1 videos already extracted, 1 to do" in done.stderr)
+    assert (tmp_path / ".resume" / "damaged" / "shard-00001.h5").is_file()
+    after = extracted(tmp_path)
+    for video, (label, features) in before.items():
+        assert after[video][0] == label
+        np.testing.assert_allclose(after[video][1], features, rtol=1e-5, atol=1e-5)
+
+
+def classes_file(tmp_path, names):
+    labels = tmp_path / "data" / "labels" / "classes.json"
+    labels.parent.mkdir(parents=True)
+    vectors = np.eye(len(names)).tolist()
+    labels.write_text(json.dumps({"classes": [{"name": n, "vector": v}
+                                              for n, v in zip(names, vectors)]}))
+
+
+def test_splits_stage_warns_when_a_ratio_holds_out_a_single_class(tmp_path):
+    project(tmp_path, zsl={"ratios": ["50_50", "90_10"], "n_splits": 3})
+    classes_file(tmp_path, [f"class {i}" for i in range(8)])
+    done = run_stage(tmp_path, "splits")
+    assert done.returncode == 0, done.stderr
+    assert ("ratio 90_10: 3 of 3 splits hold out a single class, whose top-1 is 1.0 by "
+            "construction") in done.stderr
+    assert "ratio 50_50" not in done.stderr
+
+
+def test_evaluate_warns_that_a_single_unseen_class_scores_one(tmp_path):
+    project(tmp_path, zsl={"ratios": ["90_10"], "n_splits": 1, "variants": ["action2vec"]})
+    names = [f"class {i}" for i in range(8)]
+    classes_file(tmp_path, names)
+    (tmp_path / "data" / "splits.json").write_text(json.dumps(
+        {"90_10": [{"seen": names[1:], "unseen": names[:1]}]}))
+    for folder in ("train/action2vec/90_10", "baseline/90_10"):
+        out = tmp_path / "data" / folder
+        out.mkdir(parents=True)
+        np.savez(out / "split-0.npz", video_id=np.array(["a.mp4"]), label=np.array(names[:1]),
+                 embedding=np.ones((1, 8)))
+    (tmp_path / "data/train/action2vec/90_10/split-0.json").write_text('[{"epoch": 1, "loss": 1}]')
+    done = run_stage(tmp_path, "evaluate")
+    assert done.returncode == 0, done.stderr
+    assert "ratio 90_10: 1 of 1 splits hold out a single class" in done.stderr
+    zsl = json.loads((tmp_path / "metrics" / "zsl.json").read_text())
+    assert zsl["90_10"]["action2vec"]["top1_mean"] == 1.0

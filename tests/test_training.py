@@ -1,4 +1,5 @@
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ from action2vec import Action2VecError
 from action2vec.evaluation import top_k_accuracy
 from action2vec.model import HRNN, HRNNConfig
 from action2vec.training import draw_splits, embed, read_splits, split_classes, train
+
+from conftest import RunsCode
 
 CLASSES = [f"c{i}" for i in range(10)]
 
@@ -66,26 +69,44 @@ def test_training_lowers_the_loss_and_is_deterministic():
     assert run()[1] == history
 
 
-def test_interrupted_training_resumes_to_the_same_result(tmp_path):
+def run_toy(epochs, resume=None):
+    """(model, history) of a small seeded training run on the toy problem."""
     sequences, lengths, targets, vectors = toy_problem()
+    torch.manual_seed(0)
+    model = HRNN(HRNNConfig(input_dim=5, embed_dim=5, n_classes=4, chunk=2, lstm1=16,
+                            lstm2=8, attention=8, dropout=0.3))
+    history = train(model, sequences, lengths, targets, vectors, epochs=epochs, batch_size=8,
+                    lr=0.01, lam=0.02, warmup=0.75, seed=0, progress=False, resume=resume)
+    return model, history
 
-    def run(epochs, resume=None):
-        torch.manual_seed(0)
-        model = HRNN(HRNNConfig(input_dim=5, embed_dim=5, n_classes=4, chunk=2, lstm1=16,
-                                lstm2=8, attention=8, dropout=0.3))
-        history = train(model, sequences, lengths, targets, vectors, epochs=epochs,
-                        batch_size=8, lr=0.01, lam=0.02, warmup=0.75, seed=0, progress=False,
-                        resume=resume)
-        return model, history
 
-    whole_model, whole = run(5)
+def test_interrupted_training_resumes_to_the_same_result(tmp_path, caplog):
+    whole_model, whole = run_toy(5)
     state = tmp_path / "resume.pt"
-    _, first_part = run(2, resume=state)  # as if stopped after epoch 2
+    _, first_part = run_toy(2, resume=state)  # as if stopped after epoch 2
     assert state.is_file() and first_part == whole[:2]
-    resumed_model, resumed = run(5, resume=state)
+    caplog.set_level(logging.INFO, "action2vec.training")
+    resumed_model, resumed = run_toy(5, resume=state)
+    assert f"resuming training after epoch 2 from {state}" in caplog.text  # not started over
     assert resumed == whole
     for a, b in zip(whole_model.parameters(), resumed_model.parameters()):
         assert torch.equal(a, b)
+    assert torch.load(state, weights_only=True)["history"] == whole  # plain data only
+
+
+@pytest.mark.parametrize("damage", ["runs code", "truncated"])
+def test_a_resume_state_that_cannot_be_loaded_safely_starts_over(tmp_path, caplog, damage):
+    state, marker = tmp_path / "resume.pt", tmp_path / "MARKER"
+    if damage == "runs code":
+        torch.save({"model": RunsCode(marker), "history": []}, state)
+    else:
+        run_toy(1, resume=state)
+        state.write_bytes(state.read_bytes()[:300])
+    _, history = run_toy(2, resume=state)
+    assert not marker.exists()
+    assert history == run_toy(2)[1]  # trained from epoch 0
+    assert f"{state}: " in caplog.text and "training from epoch 0" in caplog.text
+    assert torch.load(state, weights_only=True)["step"] > 0  # replaced by a good state
 
 
 def test_read_splits_names_a_ratio_that_was_not_drawn(tmp_path):

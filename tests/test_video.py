@@ -1,7 +1,11 @@
+import subprocess
+import sys
+
+import av
 import numpy as np
 
-from action2vec.video import (clip_starts, first_line, frame_indices, open_error, probe,
-                              read_frames)
+from action2vec.video import (clip_starts, cut_short, first_line, frame_indices, native_message,
+                              open_error, probe, read_frames)
 
 
 def test_clip_starts_give_the_papers_52_steps_for_14_seconds():
@@ -56,20 +60,79 @@ def test_truncated_avi_is_caught_although_decord_returns_no_error(video_file, tm
     assert "truncated" in info["reason"] and "declares 60" in info["reason"]
 
 
-def test_empty_text_and_missing_files_are_rejected_with_a_reason(tmp_path):
-    (tmp_path / "empty.mp4").write_bytes(b"")
-    (tmp_path / "notes.mp4").write_text("not a video " * 50)
-    for name in ("empty.mp4", "notes.mp4", "missing.mp4"):
-        info = probe(tmp_path / name, fps=30, max_seconds=14)
-        assert info["status"] == "rejected" and info["reason"], name
+def audio_only(path):
+    """A real MP4 with an AAC audio stream and no video."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=44100)
+        for i in range(10):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = 44100, i * 1024
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def bad_videos(tmp_path, video_file):
+    """{file: the reason the probe must give} for real damaged files of every kind, two of a
+    kind where the kind has no details, so that their reasons group."""
+    mp4, avi = video_file("whole.mp4").read_bytes(), video_file("whole.avi").read_bytes()
+    zeroed = bytearray(mp4)
+    zeroed[len(mp4) // 2:len(mp4) // 2 + len(mp4) // 10] = bytes(len(mp4) // 10)
+    files = {"empty.mp4": b"", "random.mp4": np.random.default_rng(0).bytes(5000),
+             "random.avi": np.random.default_rng(1).bytes(300), "text.mp4": b"not a video " * 50,
+             "cut.mp4": mp4[:len(mp4) // 2], "stub.mp4": mp4[:300], "cut.avi": avi[:300],
+             "zeroed.mp4": bytes(zeroed), "short.avi": avi[:int(len(avi) * 0.8)]}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    audio_only(tmp_path / "audio.mp4")
+    cut, text = "truncated: the file is shorter than its container says", "not a video container"
+    return {tmp_path / "missing.mp4": "no such file", tmp_path / "empty.mp4": "empty file",
+            tmp_path / "random.mp4": text, tmp_path / "random.avi": text,
+            tmp_path / "text.mp4": text, tmp_path / "cut.mp4": cut, tmp_path / "stub.mp4": cut,
+            tmp_path / "cut.avi": cut, tmp_path / "audio.mp4": "no video stream",
+            tmp_path / "zeroed.mp4": "decoding failed mid-stream",
+            tmp_path / "short.avi": "truncated: header declares 60 frames, only 44 decode"}
+
+
+def test_rejection_reasons_say_what_is_wrong_without_the_path(tmp_path, video_file):
+    for path, reason in bad_videos(tmp_path, video_file).items():
+        info = probe(path, fps=30, max_seconds=14)
+        assert (info["status"], info["reason"]) == ("rejected", reason), path.name
+
+
+def test_the_probe_prints_no_native_decoder_lines(tmp_path, video_file):
+    paths = [str(p) for p in bad_videos(tmp_path, video_file)]
+    script = ("import sys; from action2vec.video import probe\n"
+              "for p in sys.argv[1:]: print(probe(p, 30, 14)['reason'])")
+    done = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True)
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == len(paths), done.stderr
+    assert done.stderr == ""
 
 
 def test_open_error_says_why_a_file_is_not_a_video(video_file, tmp_path):
     assert open_error(video_file()) is None
     assert open_error(tmp_path / "none.mp4") == "no such file"
     (tmp_path / "text.mp4").write_text("hello")
-    assert open_error(tmp_path / "text.mp4").startswith("not a readable video (")
-    assert "\n" not in open_error(tmp_path / "text.mp4")
+    assert open_error(tmp_path / "text.mp4") == "not a video container"
+
+
+def test_cut_short_reads_mp4_boxes_and_the_avi_riff_size(video_file, tmp_path):
+    for name in ("whole.mp4", "whole.avi"):
+        data = video_file(name).read_bytes()
+        assert not cut_short(tmp_path / name)
+        (tmp_path / f"cut-{name}").write_bytes(data[:-1])
+        assert cut_short(tmp_path / f"cut-{name}"), name
+    (tmp_path / "text.mp4").write_text("hello")
+    assert not cut_short(tmp_path / "text.mp4") and not cut_short(tmp_path / "none.mp4")
+
+
+def test_native_message_drops_source_locations_and_the_path():
+    error = RuntimeError("[01:09:36] /src/video/video_reader.cc:270: [/d/x.mp4] Failed to "
+                         "measure duration.\n  at foo.cc:1")
+    assert native_message(error, "/d/x.mp4") == "failed to measure duration"
 
 
 def test_first_line_keeps_a_native_trace_to_one_line():
