@@ -178,17 +178,33 @@ def describe(path):
 
 def describe_hdf5(path):
     try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise Action2VecError(f"{path}: not a readable HDF5 file ({exc})")
-    with f:
+        return describe_hdf5_content(path)
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:  # h5py on a damaged file
+        raise Action2VecError(f"{path}: not a readable HDF5 file "
+                              f"({' '.join(str(exc).split()) or type(exc).__name__})") from None
+
+
+def shard_checksum(path):
+    """"ok", or why a shard does not match its checksum (it is read in full to tell)."""
+    from action2vec.shards import DamagedShard, read_shard
+
+    try:
+        read_shard(path)
+    except DamagedShard as exc:
+        return f"DAMAGED: {exc.reason}"
+    return "ok"
+
+
+def describe_hdf5_content(path):
+    with h5py.File(path, "r") as f:
         attrs = {k: v for k, v in f.attrs.items()}
         if {"features", "offsets", "video_id"} <= set(f):
             kind = ("PCA-projected feature shard" if "pca_dims" in attrs
                     else "clip feature shard")
             rows = [("kind", kind), ("videos", len(f["video_id"])),
                     ("clips", f["features"].shape[0]), ("dim", f["features"].shape[1]),
-                    ("classes", len(set(f["label"].asstr()[:])))]
+                    ("classes", len(set(f["label"].asstr()[:]))),
+                    ("checksum", shard_checksum(path))]
             keys = ["extractor", "layer", "weights", "weights_sha256", "random_init", "stride",
                     "fps", "max_seconds", "precision", "pca_dims", "feature_key"]
             return rows + [(k, attrs[k]) for k in keys if k in attrs and attrs[k] != ""]

@@ -20,7 +20,7 @@ from action2vec.model import HRNN, HRNNConfig, save_model
 from action2vec.pca import Projection
 from action2vec.shards import write_shard
 
-from conftest import RunsCode
+from conftest import RunsCode, damage_shard
 
 
 def test_word2vec_keys_have_no_whitespace_and_must_be_distinct():
@@ -99,6 +99,18 @@ def test_describe_a_shard(tmp_path):
     assert info["kind"] == "clip feature shard"
     assert (info["videos"], info["clips"], info["dim"], info["classes"]) == (2, 5, 5, 2)
     assert info["extractor"] == "c3d" and "weights" not in info  # empty attributes left out
+    assert info["checksum"] == "ok"
+
+
+def test_describe_says_a_shard_is_damaged(tmp_path):
+    path = tmp_path / "shard-00000.h5"
+    features = np.random.default_rng(0).random((100, 1000), dtype=np.float32)
+    write_shard(path, ["v1"], ["x"], [features], {})
+    damage_shard(path, "dd")
+    assert dict(describe(path))["checksum"].startswith("DAMAGED: ")
+    damage_shard(path, "truncated")
+    with pytest.raises(Action2VecError, match=f"{path}: not a readable HDF5 file"):
+        describe(path)
 
 
 @pytest.mark.parametrize("name, content, message", [
