@@ -203,19 +203,26 @@ def read_plain(path, what, device="cpu"):
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
-        refused = re.search(r"WeightsUnpickler error:\s*(.+?)(?: was not an allowed|\n\n|$)",
-                            str(exc), re.S)
-        if refused:
-            reason = one_line(refused.group(1))
-            if reason.startswith("Unsupported global"):
-                reason += ", which could run code"
-            raise Action2VecError(f"{path}: refused: not a plain-data checkpoint ({reason}); "
-                                  "nothing in it was run") from None
+        if str(exc).startswith("Weights only load failed"):
+            raise Action2VecError(f"{path}: refused: not a plain-data checkpoint "
+                                  f"({refusal(exc)}); nothing in it was run") from None
         raise Action2VecError(f"{path}: not a {what} (UnpicklingError: {one_line(exc)})") \
             from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets its name
         raise Action2VecError(f"{path}: not a {what} ({type(exc).__name__}: "
                               f"{one_line(exc)})") from None
+
+
+def refusal(exc):
+    """What torch's weights-only loader refused, without its advice to load the file unsafely.
+    Its message names the refusal after "WeightsUnpickler error:", or in the paragraph between
+    that advice and a pointer to the documentation."""
+    found = re.search(r"WeightsUnpickler error:\s*(.+)", str(exc))
+    paragraphs = [p.strip() for p in str(exc).split("\n\n")[1:] if p.strip()]
+    detail = found.group(1) if found else next(
+        (p for p in paragraphs if not p.startswith("Check the documentation")), "")
+    detail = one_line(re.split(r" was not an allowed global| whose module", detail)[0])
+    return f"{detail}, which could run code" if "global" in detail.lower() else detail
 
 
 def one_line(exc, limit=300):

@@ -1,4 +1,5 @@
 import math
+import os
 import pickle
 
 import numpy as np
@@ -145,6 +146,16 @@ def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
 
 
+class RunsShell:
+    """A payload that runs a shell command (os.system) when unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
 def test_the_malicious_payload_runs_when_loaded_unsafely(tmp_path):
     """The payload the refusal tests use does run code when loaded the unsafe way."""
     marker = tmp_path / "MARKER"
@@ -153,16 +164,21 @@ def test_the_malicious_payload_runs_when_loaded_unsafely(tmp_path):
     assert marker.exists()
 
 
-@pytest.mark.parametrize("write", [
-    lambda path, payload: torch.save({"config": payload, "state_dict": {}}, path),
-    lambda path, payload: path.write_bytes(pickle.dumps({"config": payload})),  # a bare pickle
+@pytest.mark.parametrize("write, reason", [
+    (lambda path, payload: torch.save({"config": payload, "state_dict": {}}, path),
+     "GLOBAL getattr, which could run code"),
+    (lambda path, payload: path.write_bytes(pickle.dumps({"config": payload})),  # bare pickle
+     "Unsupported operand"),
+    (lambda path, payload: torch.save({"config": RunsShell(payload.marker)}, path),
+     "GLOBAL posix.system, which could run code"),
 ])
-def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path, write):
+def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path, write, reason):
     marker, path = tmp_path / "MARKER", tmp_path / "evil.pt"
     write(path, RunsCode(marker))
     with pytest.raises(Action2VecError, match="refused: not a plain-data checkpoint") as error:
         load_model(path)
     assert str(path) in str(error.value) and "nothing in it was run" in str(error.value)
+    assert reason in str(error.value) and "weights_only" not in str(error.value)
     assert not marker.exists()
 
 
