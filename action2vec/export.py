@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from action2vec import Action2VecError, __version__
-from action2vec.files import file_sha256
+from action2vec.files import atomic, file_sha256
 from action2vec.pca import PICKLE_REFUSED, Projection
 from action2vec.trained import METRICS
 
@@ -41,9 +41,8 @@ def write_word2vec(path, keys, matrix, binary):
     matrix = np.asarray(matrix, dtype=np.float32)
     vectors = KeyedVectors(matrix.shape[1])
     vectors.add_vectors(keys, matrix)
-    tmp = Path(f"{path}.tmp")
-    vectors.save_word2vec_format(str(tmp), binary=binary)
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        vectors.save_word2vec_format(str(tmp), binary=binary)
     return Path(path)
 
 
@@ -98,9 +97,8 @@ def export(trained, out_dir, videos=False, words=0):
         "metrics": project_metrics(trained.project),
         "action2vec_version": __version__,
     }
-    tmp = out_dir / "metadata.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, out_dir / "metadata.json")
+    with atomic(out_dir / "metadata.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
     return written + [out_dir / "metadata.json"]
 
 
@@ -134,19 +132,19 @@ def write_video_vectors(path, paths, vectors, clips, model_path):
     dim = next(len(v) for v in vectors if v is not None)
     matrix = np.array([np.full(dim, np.nan, np.float32) if v is None else v for v in vectors],
                       dtype=np.float32)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix == ".npy":
-        with open(tmp, "wb") as f:
-            np.save(f, matrix)
-    else:
-        with h5py.File(tmp, "w") as f:
-            f["embedding"] = matrix
-            f.create_dataset("path", data=[str(p) for p in paths], dtype=h5py.string_dtype())
-            f["ok"] = np.array([v is not None for v in vectors])
-            f["n_clips"] = np.asarray(clips, dtype=np.int64)
-            f.attrs["model"] = str(model_path)
-            f.attrs["model_sha256"] = file_sha256(model_path)
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        if path.suffix == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, matrix)
+        else:
+            with h5py.File(tmp, "w") as f:
+                f["embedding"] = matrix
+                f.create_dataset("path", data=[str(p) for p in paths],
+                                 dtype=h5py.string_dtype())
+                f["ok"] = np.array([v is not None for v in vectors])
+                f["n_clips"] = np.asarray(clips, dtype=np.int64)
+                f.attrs["model"] = str(model_path)
+                f.attrs["model_sha256"] = file_sha256(model_path)
     return path
 
 
