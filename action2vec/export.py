@@ -16,6 +16,7 @@ import numpy as np
 from action2vec import Action2VecError, __version__
 from action2vec.files import atomic, file_sha256
 from action2vec.pca import PICKLE_REFUSED, Projection
+from action2vec.shards import H5_ERRORS
 from action2vec.trained import METRICS
 
 BINARY_SUFFIXES = (".bin", ".bin.gz")
@@ -177,7 +178,7 @@ def describe(path):
 def describe_hdf5(path):
     try:
         return describe_hdf5_content(path)
-    except (OSError, KeyError, ValueError, RuntimeError) as exc:  # h5py on a damaged file
+    except H5_ERRORS as exc:  # h5py on a damaged file
         raise Action2VecError(f"{path}: not a readable HDF5 file "
                               f"({' '.join(str(exc).split()) or type(exc).__name__})") from None
 
@@ -223,9 +224,9 @@ def describe_hdf5_content(path):
 
 
 def describe_checkpoint(path):
-    from action2vec.trained import load_checkpoint
+    from action2vec.model import load_model
 
-    model, checkpoint = load_checkpoint(path, "cpu")
+    model, checkpoint = load_model(path, "cpu")
     config, split = checkpoint["config"], checkpoint.get("split", {})
     return [("kind", "Action2Vec model checkpoint (train stage)"),
             ("variant", checkpoint.get("variant")), ("network", config["kind"]),

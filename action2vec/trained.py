@@ -56,15 +56,6 @@ def require(path, what):
     return Path(path)
 
 
-def load_checkpoint(path, device):
-    """(model, checkpoint dict) of a train-stage checkpoint. Only plain data is read: a file
-    that would need code to load is refused unrun, and any file that is not a checkpoint is an
-    Action2VecError naming it."""
-    from action2vec.model import load_model
-
-    return load_model(path, device)
-
-
 class Trained:
     """The trained pipeline of a project: model, PCA, extraction settings, classes, vectors."""
 
@@ -75,7 +66,9 @@ class Trained:
         self.progress = progress
         self.model_path = require(Path(model) if model else self.project / MODEL, "model")
         self.device = device
-        self.model, self.checkpoint = load_checkpoint(self.model_path, device)
+        from action2vec.model import load_model  # torch: imported when a model is loaded
+
+        self.model, self.checkpoint = load_model(self.model_path, device)  # plain data only
         self.projection = Projection.load(require(self.project / PROJECTION, "PCA model"))
         self.features = read_attrs(shard_paths(require(self.project / PCA_SHARDS,
                                                        "PCA feature shards"))[0])
