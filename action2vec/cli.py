@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from action2vec import Action2VecError, __version__
+from action2vec.paths import MODEL
 
 log = logging.getLogger("action2vec")
 
@@ -190,7 +191,7 @@ def model_options(parser, neighbours=True):
                         help="the DVC project whose outputs are used (default: .)")
     parser.add_argument("--model", metavar="PATH",
                         help="a checkpoint of the train stage (default: "
-                             "data/train/action2vec/all/split-0.pt, trained on every class)")
+                             f"{MODEL}, trained on every class)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     if not neighbours:
         return

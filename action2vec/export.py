@@ -17,7 +17,7 @@ from action2vec import Action2VecError, __version__
 from action2vec.files import atomic, file_sha256
 from action2vec.pca import PICKLE_REFUSED, Projection
 from action2vec.shards import H5_ERRORS
-from action2vec.trained import METRICS
+from action2vec.paths import METRICS
 
 BINARY_SUFFIXES = (".bin", ".bin.gz")
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import yaml
 
 from action2vec import Action2VecError
+from action2vec.backbones import LAYERS
 from action2vec.dataset import DATASETS
-
-SHARED = ("seed", "lambda")
+from action2vec.paths import DVC_YAML, PARAMS
+from action2vec.zsl import RATIOS, VARIANTS
 
 
 class ParamsError(Action2VecError):
@@ -88,15 +89,13 @@ SCHEMA = {
                "width": integer(16), "height": integer(16)},
     "decode": {"fps": number(1), "max_seconds": number(0.1), "workers": integer(1)},
     "labels": {"vectors": text, "name_map": optional(text)},
-    "features": {"backbone": choice("c3d", "i3d"), "layer": text, "weights": optional(text),
+    "features": {"backbone": choice(*LAYERS), "layer": text, "weights": optional(text),
                  "stride": integer(1), "batch_size": integer(1), "shard_videos": integer(1),
                  "device": choice("cpu", "cuda")},
     "pca": {"dims": integer(1), "max_fit_samples": integer(1)},
     "sequence": {"steps": integer(1)},
-    "zsl": {"ratios": unique_list("50_50", "80_20", "90_10"),
-            "n_splits": integer(1),
-            "variants": unique_list("action2vec", "dual_loss", "cos_only", "stacked_lstm",
-                                    "single_lstm")},
+    "zsl": {"ratios": unique_list(*RATIOS), "n_splits": integer(1),
+            "variants": unique_list(*VARIANTS)},
     "train": {"chunk": integer(1), "lstm1": integer(1),
               "lstm2": integer(1), "attention": integer(0), "dropout": number(0, 0.99),
               "epochs": integer(1), "batch_size": integer(2), "lr": number(0),
@@ -129,19 +128,17 @@ def check_tree(values, schema, prefix=""):
 
 def check_relations(p):
     """Checks that involve more than one key."""
-    from action2vec.extractors import BACKBONES  # torch import only when the tree is valid
-
     errors = []
     if p["render"]["width"] % 2 or p["render"]["height"] % 2:
         errors.append("render.width/height: must be even (H.264 needs even frame sizes)")
-    backbone = BACKBONES[p["features"]["backbone"]]
-    layer = p["features"]["layer"]
-    if layer not in backbone.layers:
-        errors.append(f"features.layer: {backbone.name} has no layer {layer!r} "
-                      f"(choose from {sorted(backbone.layers)})")
-    elif p["pca"]["dims"] > backbone.layers[layer]:
+    backbone, layer = p["features"]["backbone"], p["features"]["layer"]
+    layers = LAYERS[backbone]
+    if layer not in layers:
+        errors.append(f"features.layer: {backbone} has no layer {layer!r} "
+                      f"(choose from {sorted(layers)})")
+    elif p["pca"]["dims"] > layers[layer]:
         errors.append(f"pca.dims: {p['pca']['dims']} is more than the {layer} feature "
-                      f"dimension {backbone.layers[layer]}")
+                      f"dimension {layers[layer]}")
     if p["train"]["chunk"] > p["sequence"]["steps"]:
         errors.append(f"train.chunk: {p['train']['chunk']} is longer than the sequence "
                       f"(sequence.steps = {p['sequence']['steps']})")
@@ -160,22 +157,83 @@ def validate(params):
     return params
 
 
-def read(path="params.yaml"):
+def read(path=PARAMS):
     """The validated params tree from a YAML file."""
+    return validate(read_yaml(path, "params"))
+
+
+def read_yaml(path, what):
+    """A YAML file as a mapping; a missing or unparsable file is a ParamsError naming it."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: no such file (run from the project root)")
-    with open(path) as f:
-        try:
-            params = yaml.safe_load(f)
-        except yaml.YAMLError as exc:
-            raise ParamsError(f"{path}: not valid YAML: {exc}")
-    return validate(params or {})
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}")
+    if values is None and what == "params":
+        return {}
+    if not isinstance(values, dict):
+        raise ParamsError(f"{path}: must be a mapping of keys")
+    return values
 
 
-def load(*sections, path="params.yaml"):
-    """A stage's view of the params: the sections it names plus the shared keys."""
-    params = read(path)
-    view = {section: dict(params[section]) for section in sections}
-    view.update({key: params[key] for key in SHARED})
-    return view
+def declared(stage, dvc_yaml=DVC_YAML):
+    """The params keys dvc.yaml declares for ``stage`` ("seed", "train", "dataset.name")."""
+    stages = read_yaml(dvc_yaml, "pipeline").get("stages") or {}
+    if stage not in stages:
+        raise ParamsError(f"{dvc_yaml}: no stage {stage!r} (stages: {', '.join(stages)})")
+    keys = []
+    for entry in stages[stage].get("params") or []:
+        if isinstance(entry, dict):  # {params file: [keys]}
+            for file, names in entry.items():
+                if Path(file) != PARAMS:
+                    raise ParamsError(f"{dvc_yaml}: stage {stage} reads params from {file}; "
+                                      f"every param lives in {PARAMS}")
+                keys.extend(names)
+        else:
+            keys.append(entry)
+    return keys
+
+
+class Declared(dict):
+    """Params a stage declared in dvc.yaml. Reading any other key is an error: DVC would not
+    rerun the stage when that key changes."""
+
+    def __init__(self, values, stage, prefix=""):
+        super().__init__(values)
+        self.stage, self.prefix = stage, prefix
+
+    def __missing__(self, key):
+        raise ParamsError(f"stage {self.stage} reads param {self.prefix}{key}, which dvc.yaml "
+                          f"does not declare for it; add it to the stage's params in dvc.yaml")
+
+    def get(self, key, default=None):
+        return self[key]
+
+
+def view(params, keys, stage):
+    """The part of ``params`` named by ``keys`` (dotted), as nested Declared mappings."""
+    out = Declared({}, stage)
+    for key in keys:
+        *sections, last = key.split(".")
+        node, source, prefix = out, params, ""
+        for section in sections:
+            if not isinstance(source.get(section), dict) or section in node and \
+                    not isinstance(node[section], Declared):
+                raise ParamsError(f"{DVC_YAML}: stage {stage} declares param {key}, which "
+                                  f"{PARAMS} does not have")
+            prefix += section + "."
+            node = dict.setdefault(node, section, Declared({}, stage, prefix))
+            source = source[section]
+        if last not in source:
+            raise ParamsError(f"{DVC_YAML}: stage {stage} declares param {key}, which {PARAMS} "
+                              "does not have")
+        dict.__setitem__(node, last, source[last])
+    return out
+
+
+def load(stage, path=PARAMS, dvc_yaml=DVC_YAML):
+    """A stage's params: the whole file is validated, then the stage gets exactly the keys
+    dvc.yaml declares for it (nothing is added), so that DVC reruns it whenever one changes."""
+    return view(read(path), declared(stage, dvc_yaml), stage)

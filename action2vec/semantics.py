@@ -11,7 +11,7 @@ FIRST verb synset, ``wordnet.synsets(word, pos="v")[0]``, WordNet's most frequen
 import numpy as np
 from scipy.stats import spearmanr
 
-from action2vec.evaluation import normalise
+from action2vec.zsl import normalise
 from action2vec.labels import class_name, phrase_vector, split_name
 
 

@@ -21,22 +21,16 @@ import numpy as np
 from tqdm import tqdm
 
 from action2vec import Action2VecError, params
-from action2vec.evaluation import normalise
+from action2vec.zsl import normalise
 from action2vec.labels import (PACKAGED_VECTORS, class_name, load_vectors, phrase_vector,
                                read_class_vectors, read_name_map, split_name)
+from action2vec.paths import CLASSES, MODEL, PARAMS, PCA_MODEL, PCA_SHARDS, SEQUENCES
 from action2vec.pca import Projection
 from action2vec.semantics import class_means
 from action2vec.shards import read_attrs, shard_paths
 from action2vec.video import first_line, probe
 
 # Outputs declared in dvc.yaml that the command reads (tests/test_trained.py checks they are).
-MODEL = Path("data/train/action2vec/all/split-0.pt")  # train_all: trained on every class
-PROJECTION = Path("data/pca/model.npz")  # arrays, read without pickle
-PCA_SHARDS = Path("data/pca/shards")  # their attributes say how features were extracted
-LABELS = Path("data/labels/classes.json")
-SEQUENCES = Path("data/sequence/sequences.h5")
-PARAMS = Path("params.yaml")
-METRICS = Path("metrics")
 log = logging.getLogger(__name__)
 
 
@@ -69,10 +63,10 @@ class Trained:
         from action2vec.model import load_model  # torch: imported when a model is loaded
 
         self.model, self.checkpoint = load_model(self.model_path, device)  # plain data only
-        self.projection = Projection.load(require(self.project / PROJECTION, "PCA model"))
+        self.projection = Projection.load(require(self.project / PCA_MODEL, "PCA model"))
         self.features = read_attrs(shard_paths(require(self.project / PCA_SHARDS,
                                                        "PCA feature shards"))[0])
-        labels = require(self.project / LABELS, "class word vectors")
+        labels = require(self.project / CLASSES, "class word vectors")
         self.spec = json.loads(labels.read_text())["vectors"]
         self.class_vectors = read_class_vectors(labels)
         self.params = params.read(require(self.project / PARAMS, "params file"))
@@ -82,7 +76,7 @@ class Trained:
         config = self.checkpoint["config"]
         if self.projection.dims != config["input_dim"]:
             raise Action2VecError(f"{self.model_path} takes {config['input_dim']}-d inputs but "
-                                  f"{self.project / PROJECTION} gives {self.projection.dims}-d: "
+                                  f"{self.project / PCA_MODEL} gives {self.projection.dims}-d: "
                                   "the model is not from this project's pipeline")
         dim = len(next(iter(self.class_vectors.values())))
         if dim != config["embed_dim"]:

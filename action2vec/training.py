@@ -1,6 +1,5 @@
 """Training the HRNN on the seen classes of a zero-shot split."""
 
-import json
 import logging
 from pathlib import Path
 
@@ -13,55 +12,6 @@ from action2vec.files import atomic
 from action2vec.model import check_plain, dual_loss, lambda_at, read_plain
 
 log = logging.getLogger(__name__)
-
-
-# Table 1's trained variants: model kind, attention, and whether the cross-entropy term is on.
-# (`cos_only` keeps attention: it differs from the full model by the loss alone.)
-VARIANTS = {
-    "action2vec": {"kind": "hrnn", "attention": True, "cross_entropy": True},
-    "dual_loss": {"kind": "hrnn", "attention": False, "cross_entropy": True},
-    "cos_only": {"kind": "hrnn", "attention": True, "cross_entropy": False},
-    "stacked_lstm": {"kind": "stacked", "attention": False, "cross_entropy": True},
-    "single_lstm": {"kind": "single", "attention": False, "cross_entropy": True},
-}
-# Zero-shot protocols: seen/unseen percentages of the classes -> the unseen fraction.
-RATIOS = {"50_50": 0.5, "80_20": 0.2, "90_10": 0.1}
-
-
-def draw_splits(classes, ratios, n_splits, seed):
-    """{ratio: [{"seen": [...], "unseen": [...]}, ...]}: n_splits random class splits per ratio,
-    each drawn from (seed, ratio, index) so adding splits or ratios keeps the earlier ones;
-    plus "all": one split that trains on every class (for the semantic evaluations)."""
-    splits = {}
-    for ratio in ratios:
-        splits[ratio] = []
-        for k in range(n_splits):
-            seen, unseen = split_classes(classes, RATIOS[ratio], [seed, int(ratio[:2]), k])
-            splits[ratio].append({"seen": seen, "unseen": unseen})
-    splits["all"] = [{"seen": sorted(classes), "unseen": sorted(classes)}]
-    return splits
-
-
-def read_splits(path, ratio):
-    """The class splits of one ratio from the splits stage's file; a ratio not drawn is an
-    error naming the ratios that were."""
-    splits = json.loads(Path(path).read_text())
-    if ratio not in splits:
-        raise Action2VecError(f"ratio {ratio!r} is not in {path} (drawn: {list(splits)}; "
-                              "see zsl.ratios)")
-    return splits[ratio]
-
-
-def split_classes(classes, unseen_fraction, seed):
-    """(seen, unseen): a random split over classes, drawn from ``seed`` (an int or a list)."""
-    classes = sorted(classes)
-    rng = np.random.default_rng(seed)
-    n_unseen = max(1, int(round(unseen_fraction * len(classes))))
-    if n_unseen >= len(classes) - 1:
-        raise ValueError(f"unseen fraction {unseen_fraction} of {len(classes)} classes leaves "
-                         "fewer than 2 seen classes to train on")
-    unseen = sorted(rng.choice(classes, n_unseen, replace=False).tolist())
-    return [c for c in classes if c not in unseen], unseen
 
 
 def seed_everything(seed):

@@ -8,21 +8,16 @@ Writes data/baseline/RATIO/split-k.npz: the predicted word vectors of the unseen
 """
 
 import sys
-from pathlib import Path
-
 import numpy as np
 
 from action2vec import Action2VecError, params
-from action2vec.evaluation import fit_laplacian_krr, pooled
+from action2vec.baseline import fit_laplacian_krr, pooled
 from action2vec.labels import read_class_vectors
 from action2vec.sequences import read_sequences
+from action2vec.paths import CLASSES, SEQUENCES, SPLITS, baseline_dir, split_file
 from action2vec.stage import run
-from action2vec.training import read_splits
+from action2vec.zsl import read_splits
 
-SEQUENCES = Path("data/sequence/sequences.h5")
-LABELS = Path("data/labels/classes.json")
-SPLITS = Path("data/splits.json")
-OUT = Path("data/baseline")
 
 
 def main():
@@ -32,17 +27,17 @@ def main():
     cfg = params.load("baseline")["baseline"]
     splits = read_splits(SPLITS, ratio)
     data = read_sequences(SEQUENCES)
-    vectors = read_class_vectors(LABELS)
+    vectors = read_class_vectors(CLASSES)
     features = pooled(data["sequences"], data["lengths"])
     labels = np.array(data["label"])
-    out = OUT / ratio
+    out = baseline_dir(ratio)
     out.mkdir(parents=True, exist_ok=True)
     for k, split in enumerate(splits):
         train, test = np.isin(labels, split["seen"]), np.isin(labels, split["unseen"])
         model = fit_laplacian_krr(features[train], np.array([vectors[c] for c in labels[train]]),
                                   cfg["alpha"], cfg["gamma"], cfg["laplacian"],
                                   cfg["neighbours"])
-        np.savez(out / f"split-{k}.npz", video_id=np.array(data["video_id"])[test],
+        np.savez(split_file(out, k, ".npz"), video_id=np.array(data["video_id"])[test],
                  label=labels[test], embedding=model.predict(features[test]))
 
 

@@ -7,17 +7,15 @@ unreadable ones with the reason). Frames are not stored.
 import logging
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
-from pathlib import Path
-
 import pandas as pd
 from tqdm import tqdm
 
 from action2vec import Action2VecError, params
 from action2vec.dataset import list_videos
+from action2vec.paths import DECODE, DECODED, REJECTED
 from action2vec.stage import run
 from action2vec.video import probe
 
-OUT = Path("data/decode")
 SHOWN = 20  # rejected videos named one by one in the log; all are in rejected.csv
 log = logging.getLogger("decode")
 
@@ -46,20 +44,20 @@ def lost_classes(table):
 
 
 def main():
-    p = params.load("dataset", "decode")
+    p = params.load("decode")
     cfg = p["decode"]
     videos = list_videos(p["dataset"]["name"], p["dataset"]["root"])
     table = pd.DataFrame([{**v, **info} for v, info in
                           zip(videos, probe_all(videos, cfg["fps"], cfg["max_seconds"],
                                                 cfg["workers"]))])
-    OUT.mkdir(parents=True, exist_ok=True)
-    table.to_csv(OUT / "videos.csv", index=False)
+    DECODE.mkdir(parents=True, exist_ok=True)
+    table.to_csv(DECODED, index=False)
     rejected = table[table.status != "ok"][["id", "path", "class", "reason"]]
-    rejected.to_csv(OUT / "rejected.csv", index=False)
+    rejected.to_csv(REJECTED, index=False)
     for row in rejected.head(SHOWN).itertuples():
         log.warning("rejected %s: %s", row.path, row.reason)
     if len(rejected) > SHOWN:
-        log.warning("... and %d more, all in %s", len(rejected) - SHOWN, OUT / "rejected.csv")
+        log.warning("... and %d more, all in %s", len(rejected) - SHOWN, REJECTED)
     for kind, count in reason_kinds(rejected.reason).head(SHOWN).items():
         log.warning("%d rejected: %s", count, kind)
     ok = len(table) - len(rejected)
@@ -67,7 +65,7 @@ def main():
              table[table.status == "ok"]["class"].nunique())
     if ok == 0:
         raise Action2VecError(f"none of the {len(table)} videos under {p['dataset']['root']} "
-                              f"could be decoded; reasons are in {OUT / 'rejected.csv'}")
+                              f"could be decoded; reasons are in {REJECTED}")
     for name, count in lost_classes(table).items():
         log.warning("class %s: all %d videos rejected; it is left out", name, count)
 

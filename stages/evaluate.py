@@ -9,28 +9,21 @@ on the first ratio's first split, a DVC confusion plot).
 
 import json
 import logging
-from pathlib import Path
-
 import numpy as np
 
 from action2vec import params
-from action2vec.evaluation import rank_classes, single_class_warnings, zero_shot_report
+from action2vec.zsl import rank_classes, single_class_warnings, zero_shot_report
 from action2vec.labels import read_class_vectors
+from action2vec.paths import (CLASSES, CONFUSION, SPLITS, TRAIN_METRICS, ZSL_METRICS,
+                              baseline_dir, run_dir, split_file, split_files)
 from action2vec.plots import write_confusion_csv
 from action2vec.stage import run
 
-LABELS = Path("data/labels/classes.json")
-SPLITS = Path("data/splits.json")
-TRAIN = Path("data/train")
-BASELINE = Path("data/baseline")
-ZSL = Path("metrics/zsl.json")
-LOSSES = Path("metrics/train.json")
-CONFUSION = Path("plots/confusion.csv")
 log = logging.getLogger("evaluate")
 
 
 def predictions_dir(variant, ratio):
-    return BASELINE / ratio if variant == "pooled_c3d" else TRAIN / variant / ratio
+    return baseline_dir(ratio) if variant == "pooled_c3d" else run_dir(variant, ratio)
 
 
 def score_split(path, unseen, vectors):
@@ -56,14 +49,14 @@ def summarise(reports):
 def final_losses(variant, ratio):
     """Mean over splits of the last epoch's loss terms."""
     rows = [json.loads(p.read_text())[-1]
-            for p in sorted(predictions_dir(variant, ratio).glob("split-*.json"))]
+            for p in split_files(predictions_dir(variant, ratio), ".json")]
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "epoch"}
 
 
 def main():
-    cfg = params.load("zsl")["zsl"]
+    cfg = params.load("evaluate")["zsl"]
     splits = json.loads(SPLITS.read_text())
-    vectors = read_class_vectors(LABELS)
+    vectors = read_class_vectors(CLASSES)
     variants = cfg["variants"] + ["pooled_c3d"]
     for warning in single_class_warnings({ratio: splits[ratio] for ratio in cfg["ratios"]}):
         log.warning("%s", warning)
@@ -71,7 +64,7 @@ def main():
     for ratio in cfg["ratios"]:
         zsl[ratio] = {}
         for variant in variants:
-            scored = [score_split(predictions_dir(variant, ratio) / f"split-{k}.npz",
+            scored = [score_split(split_file(predictions_dir(variant, ratio), k, ".npz"),
                                   split["unseen"], vectors)
                       for k, split in enumerate(splits[ratio])]
             zsl[ratio][variant] = summarise([s[0] for s in scored])
@@ -84,9 +77,9 @@ def main():
         n_unseen = [len(s["unseen"]) for s in splits[ratio]]
         zsl[ratio]["chance"] = {"top1_mean": float(np.mean([1 / n for n in n_unseen])),
                                 "top5_mean": float(np.mean([min(5, n) / n for n in n_unseen]))}
-    ZSL.parent.mkdir(exist_ok=True)
-    ZSL.write_text(json.dumps(zsl, indent=1))
-    LOSSES.write_text(json.dumps(losses, indent=1))
+    ZSL_METRICS.parent.mkdir(exist_ok=True)
+    ZSL_METRICS.write_text(json.dumps(zsl, indent=1))
+    TRAIN_METRICS.write_text(json.dumps(losses, indent=1))
 
 
 if __name__ == "__main__":

@@ -14,9 +14,6 @@ videos extracted again.
 import hashlib
 import json
 import logging
-import os
-from pathlib import Path
-
 import pandas as pd
 import torch
 
@@ -24,12 +21,11 @@ from action2vec import Action2VecError, params
 from action2vec.distributed import broadcast, finish, gather, setup
 from action2vec.extractors import make_extractor
 from action2vec.features import extract
+from action2vec.files import atomic
+from action2vec.paths import DAMAGED, DECODED, FAILED, FEATURES
 from action2vec.shards import ShardWriter, resume
 from action2vec.stage import run
 
-VIDEOS = Path("data/decode/videos.csv")
-OUT = Path("data/features")
-DAMAGED = Path(".resume/damaged")  # damaged shards set aside by resume; not a DVC output
 log = logging.getLogger("extract")
 
 
@@ -44,18 +40,17 @@ def feature_key(attrs, seed):
 
 def write_failed(rows):
     """failed.csv, replaced whole (the old one may be a read-only link into the DVC cache)."""
-    tmp = OUT / "failed.csv.tmp"
-    pd.DataFrame(rows, columns=["id", "path", "class", "reason"]).to_csv(tmp, index=False)
-    os.replace(tmp, OUT / "failed.csv")
+    with atomic(FAILED) as tmp:
+        pd.DataFrame(rows, columns=["id", "path", "class", "reason"]).to_csv(tmp, index=False)
 
 
 def main():
-    p = params.load("decode", "features")
+    p = params.load("extract")
     cfg, dec = p["features"], p["decode"]
     if cfg["device"] == "cuda" and not torch.cuda.is_available():
         raise Action2VecError("features.device: cuda requested but no GPU is visible")
     rank, world = setup(cfg["device"])
-    table = pd.read_csv(VIDEOS)
+    table = pd.read_csv(DECODED)
     videos = table[table.status == "ok"].to_dict("records")
     extractor = make_extractor(cfg["backbone"], cfg["layer"], cfg["weights"], p["seed"],
                                cfg["device"])
@@ -66,7 +61,7 @@ def main():
              "params": {"decode": dec, "features": cfg, "seed": p["seed"]}}
     attrs["feature_key"] = feature_key(attrs, p["seed"])
     # Rank 0 tidies up what earlier runs left; every rank then takes its share of the shards.
-    done, first = broadcast(resume(OUT, attrs["feature_key"], {v["id"] for v in videos},
+    done, first = broadcast(resume(FEATURES, attrs["feature_key"], {v["id"] for v in videos},
                                    DAMAGED) if rank == 0 else None)
     todo = [v for v in videos if v["id"] not in done]
     chunks = [todo[i:i + cfg["shard_videos"]] for i in range(0, len(todo), cfg["shard_videos"])]
@@ -75,7 +70,7 @@ def main():
                  len(done), len(todo), len(chunks), world)
     failed, clips = [], 0
     for number in range(rank, len(chunks), world):
-        with ShardWriter(OUT, attrs, cfg["shard_videos"], first + number) as writer:
+        with ShardWriter(FEATURES, attrs, cfg["shard_videos"], first + number) as writer:
             clips += extract(chunks[number], extractor, dec["fps"], dec["max_seconds"],
                              cfg["stride"], cfg["batch_size"],
                              on_video=lambda v, f: writer.add(v["id"], v["class"], f),
@@ -91,7 +86,7 @@ def main():
              len(todo) - len(failed), len(chunks), len(failed))
     if len(failed) == len(videos):
         raise Action2VecError(f"no features: all {len(videos)} videos failed, see "
-                              f"{OUT / 'failed.csv'}")
+                              f"{FAILED}")
 
 if __name__ == "__main__":
     run(main)

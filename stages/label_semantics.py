@@ -6,14 +6,12 @@ semantics). No video is read. Writes metrics/label_semantics.json and prints a t
 
 import json
 import logging
-from pathlib import Path
-
 from action2vec import params, wordnet
 from action2vec.labels import load_vectors, packaged_classes, read_name_map
+from action2vec.paths import LABEL_SEMANTICS_METRICS
 from action2vec.semantics import label_semantics
 from action2vec.stage import run
 
-OUT = Path("metrics/label_semantics.json")
 DATASETS = ("hmdb51", "ucf101", "kinetics400")
 # The paper's figures, with GoogleNews word2vec (300-d): Table 3 row 2 and Table 4 row 1.
 PAPER_SPEARMAN = {"hmdb51": 0.2855, "ucf101": 0.2292, "kinetics400": 0.2807}
@@ -43,7 +41,7 @@ def table(results):
 
 
 def main():
-    p = params.load("labels", "semantics")
+    p = params.load("label_semantics")
     vectors = load_vectors(p["labels"]["vectors"])
     wn = wordnet.load()
     results = {}
@@ -53,11 +51,11 @@ def main():
                                         p["semantics"]["simulate_root"])
         results[name]["paper"] = {"spearman": PAPER_SPEARMAN[name],
                                   "comparisons": PAPER_COMPARISONS[name]}
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps({**results, "word_vectors": p["labels"]["vectors"],
+    LABEL_SEMANTICS_METRICS.parent.mkdir(exist_ok=True)
+    LABEL_SEMANTICS_METRICS.write_text(json.dumps({**results, "word_vectors": p["labels"]["vectors"],
                                "simulate_root": p["semantics"]["simulate_root"]}, indent=1))
     print(table(results))
-    log.info("wrote %s", OUT)
+    log.info("wrote %s", LABEL_SEMANTICS_METRICS)
 
 
 if __name__ == "__main__":

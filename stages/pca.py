@@ -4,15 +4,11 @@ projection is kept as arrays in data/pca/model.npz (``Projection.load`` reads it
 import json
 import logging
 import shutil
-from pathlib import Path
-
 from action2vec import params
+from action2vec.paths import FEATURES, PCA, PCA_METRICS, PCA_MODEL, PCA_SHARDS
 from action2vec.pca import fit_pca, transform_shards
 from action2vec.stage import run
 
-FEATURES = Path("data/features")
-OUT = Path("data/pca")
-METRICS = Path("metrics/pca.json")
 log = logging.getLogger("pca")
 
 
@@ -20,12 +16,12 @@ def main():
     p = params.load("pca")
     cfg = p["pca"]
     projection = fit_pca(FEATURES, cfg["dims"], cfg["max_fit_samples"], p["seed"])
-    shutil.rmtree(OUT, ignore_errors=True)
-    transform_shards(FEATURES, OUT / "shards", projection, max_videos=10_000)
-    projection.save(OUT / "model.npz")
+    shutil.rmtree(PCA, ignore_errors=True)
+    transform_shards(FEATURES, PCA_SHARDS, projection, max_videos=10_000)
+    projection.save(PCA_MODEL)
     kept = projection.variance_kept
-    METRICS.parent.mkdir(exist_ok=True)
-    METRICS.write_text(json.dumps({"explained_variance": kept, "dims": projection.dims,
+    PCA_METRICS.parent.mkdir(exist_ok=True)
+    PCA_METRICS.write_text(json.dumps({"explained_variance": kept, "dims": projection.dims,
                                    "fit_samples": projection.n_samples}, indent=1))
     log.info("%d components keep %.1f%% of the variance", cfg["dims"], 100 * kept)
 

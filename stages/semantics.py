@@ -12,27 +12,20 @@ Writes metrics/wordnet.json, metrics/analogy.json, plots/analogy.csv, plots/tsne
 
 import json
 import logging
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from action2vec import Action2VecError, params, wordnet
-from action2vec.evaluation import pooled
+from action2vec.baseline import pooled
 from action2vec.labels import load_vectors, phrase_vector, read_name_map
+from action2vec.paths import (ANALOGY_EXAMPLES, ANALOGY_METRICS, CLASSES, EMBEDDINGS,
+                              SEQUENCES, TSNE, WORDNET_METRICS)
 from action2vec.plots import tsne_png
 from action2vec.semantics import (class_means, class_verb, cosine_matrix, in_wordnet,
                                   rowwise_spearman, vector_arithmetic, wup_matrix)
 from action2vec.sequences import read_sequences
 from action2vec.stage import run
 
-EMBEDDINGS = Path("data/train/action2vec/all/split-0.npz")
-SEQUENCES = Path("data/sequence/sequences.h5")
-LABELS = Path("data/labels/classes.json")
-WORDNET = Path("metrics/wordnet.json")
-ANALOGY = Path("metrics/analogy.json")
-EXAMPLES = Path("plots/analogy.csv")
-TSNE = Path("plots/tsne.png")
 log = logging.getLogger("semantics")
 
 
@@ -46,13 +39,13 @@ def verb_matrices(a2v, features, video_verbs, verbs, vectors, wn, simulate_root)
 
 
 def main():
-    p = params.load("dataset", "labels", "semantics")
+    p = params.load("semantics")
     saved = np.load(EMBEDDINGS)
     data = read_sequences(SEQUENCES)
     if list(saved["video_id"]) != data["video_id"]:
         raise Action2VecError(f"{EMBEDDINGS} and {SEQUENCES} list different videos; "
                               "rerun train_all")
-    classes = [c["name"] for c in json.loads(LABELS.read_text())["classes"]]
+    classes = [c["name"] for c in json.loads(CLASSES.read_text())["classes"]]
     name_map = read_name_map(p["labels"]["name_map"], dataset=p["dataset"]["name"])
     vectors = load_vectors(p["labels"]["vectors"])
     wn = wordnet.load()
@@ -64,7 +57,7 @@ def main():
     features = pooled(data["sequences"], data["lengths"])
     scores = verb_matrices(saved["embedding"][keep], features[keep],
                            video_verbs[keep], verbs, vectors, wn, p["semantics"]["simulate_root"])
-    WORDNET.write_text(json.dumps({**scores, "n_classes": len(verbs), "unit": "verb",
+    WORDNET_METRICS.write_text(json.dumps({**scores, "n_classes": len(verbs), "unit": "verb",
                                    "word_vectors": p["labels"]["vectors"],
                                    "simulate_root": p["semantics"]["simulate_root"]}, indent=1))
 
@@ -74,10 +67,10 @@ def main():
         return phrase_vector(noun.split(), vectors.__getitem__)
 
     accuracy, rows = vector_arithmetic(means, noun_vector, classes, name_map)
-    ANALOGY.write_text(json.dumps({"n_comparisons": len(rows), "accuracy": accuracy}, indent=1))
-    EXAMPLES.parent.mkdir(exist_ok=True)
+    ANALOGY_METRICS.write_text(json.dumps({"n_comparisons": len(rows), "accuracy": accuracy}, indent=1))
+    ANALOGY_EXAMPLES.parent.mkdir(exist_ok=True)
     pd.DataFrame(rows, columns=["verb", "noun1", "noun2", "predicted", "correct"]).to_csv(
-        EXAMPLES, index=False)
+        ANALOGY_EXAMPLES, index=False)
     tsne_png(TSNE, np.array([means[c] for c in classes]), classes, p["seed"],
              "Action2Vec class embeddings (t-SNE)")
     log.info("WordNet Spearman: %s; analogy %s of %d", scores, accuracy, len(rows))

@@ -3,25 +3,22 @@ order (``iter_videos``), so that the same PCA features give the same file howeve
 split them."""
 
 import logging
-from pathlib import Path
-
 from action2vec import params
 from action2vec.files import atomic
+from action2vec.paths import PCA_SHARDS, SEQUENCES
 from action2vec.shards import iter_videos, read_attrs, shard_paths
 from action2vec.sequences import write_sequences
 from action2vec.stage import run
 
-SHARDS = Path("data/pca/shards")
-OUT = Path("data/sequence/sequences.h5")
 log = logging.getLogger("sequence")
 
 
 def main():
     steps = params.load("sequence")["sequence"]["steps"]
-    dims = read_attrs(shard_paths(SHARDS)[0])["pca_dims"]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with atomic(OUT) as tmp:  # a damaged shard met half way leaves no partial file
-        count = write_sequences(tmp, iter_videos(SHARDS), steps, dims)
+    dims = read_attrs(shard_paths(PCA_SHARDS)[0])["pca_dims"]
+    SEQUENCES.parent.mkdir(parents=True, exist_ok=True)
+    with atomic(SEQUENCES) as tmp:  # a damaged shard met half way leaves no partial file
+        count = write_sequences(tmp, iter_videos(PCA_SHARDS), steps, dims)
     log.info("%d videos as %d steps of %d features", count, steps, dims)
 
 

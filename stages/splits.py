@@ -3,27 +3,23 @@ rerun the same ones (params: seed, zsl.ratios, zsl.n_splits)."""
 
 import json
 import logging
-from pathlib import Path
-
 from action2vec import Action2VecError, params
-from action2vec.evaluation import single_class_warnings
+from action2vec.paths import CLASSES, SPLITS
 from action2vec.stage import run
-from action2vec.training import draw_splits
+from action2vec.zsl import draw_splits, single_class_warnings
 
-LABELS = Path("data/labels/classes.json")
-OUT = Path("data/splits.json")
 log = logging.getLogger("splits")
 
 
 def main():
-    p = params.load("zsl")
+    p = params.load("splits")
     cfg = p["zsl"]
-    classes = [c["name"] for c in json.loads(LABELS.read_text())["classes"]]
+    classes = [c["name"] for c in json.loads(CLASSES.read_text())["classes"]]
     try:
         splits = draw_splits(classes, cfg["ratios"], cfg["n_splits"], p["seed"])
     except ValueError as exc:
         raise Action2VecError(f"zsl.ratios: {exc}")
-    OUT.write_text(json.dumps(splits, indent=1))
+    SPLITS.write_text(json.dumps(splits, indent=1))
     log.info("%d splits for each of %s over %d classes", cfg["n_splits"], cfg["ratios"],
              len(classes))
     for warning in single_class_warnings(splits):

@@ -16,8 +16,6 @@ import hashlib
 import json
 import logging
 import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import torch
@@ -26,24 +24,21 @@ from action2vec import Action2VecError, params
 from action2vec.distributed import finish, setup
 from action2vec.files import file_sha256
 from action2vec.model import HRNN, HRNNConfig, save_model
+from action2vec.paths import (ALL, CLASSES, SEQUENCES, SPLITS, TRAIN_RESUME, loss_plot,
+                              run_dir, split_file)
 from action2vec.sequences import read_sequences
 from action2vec.stage import run
 from action2vec.labels import read_class_vectors
-from action2vec.training import VARIANTS, embed, read_splits, seed_everything, train
+from action2vec.training import embed, seed_everything, train
+from action2vec.zsl import VARIANTS, read_splits
 
-SEQUENCES = Path("data/sequence/sequences.h5")
-LABELS = Path("data/labels/classes.json")
-SPLITS = Path("data/splits.json")
-OUT = Path("data/train")
-PLOTS = Path("metrics/train")
-RESUME = Path(".resume/train")  # per-epoch state of an unfinished run; not a DVC output
 log = logging.getLogger("train")
 
 
 def resume_path(*key):
     """Where an unfinished run with this key (params, split, input checksums) keeps its state."""
     text = json.dumps(key, sort_keys=True)
-    return RESUME / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.pt"
+    return TRAIN_RESUME / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.pt"
 
 
 def fit_split(variant, split, data, vectors, p, resume):
@@ -70,7 +65,7 @@ def main():
     if len(sys.argv) != 3:
         raise Action2VecError("usage: python stages/train.py VARIANT RATIO")
     variant, ratio = sys.argv[1:]
-    p = params.load("train")
+    p = params.load("train_all" if ratio == ALL else "train")
     if variant not in VARIANTS:
         raise Action2VecError(f"unknown variant {variant!r}; choose from {sorted(VARIANTS)}")
     if p["train"]["device"] == "cuda" and not torch.cuda.is_available():
@@ -78,11 +73,11 @@ def main():
     rank, _ = setup(p["train"]["device"])
     splits = read_splits(SPLITS, ratio)
     data = read_sequences(SEQUENCES)
-    vectors = read_class_vectors(LABELS)
-    out = OUT / variant / ratio
+    vectors = read_class_vectors(CLASSES)
+    out = run_dir(variant, ratio)
     out.mkdir(parents=True, exist_ok=True)
     labels = np.array(data["label"])
-    inputs = [file_sha256(SEQUENCES), file_sha256(LABELS)]  # once, not once per split
+    inputs = [file_sha256(SEQUENCES), file_sha256(CLASSES)]  # once, not once per split
     for k, split in enumerate(splits):
         log.info("%s %s split %d: %d seen classes, %d test classes", variant, ratio, k,
                  len(split["seen"]), len(split["unseen"]))
@@ -90,17 +85,17 @@ def main():
         model, history = fit_split(variant, split, data, vectors, p, resume)
         if rank != 0:  # under torchrun, rank 0 writes the outputs
             continue
-        save_model(out / f"split-{k}.pt", model, {"variant": variant, "split": split,
+        save_model(split_file(out, k, ".pt"), model, {"variant": variant, "split": split,
                                                   "steps": data["sequences"].shape[1]})
         test = np.isin(labels, split["unseen"])
-        np.savez(out / f"split-{k}.npz", video_id=np.array(data["video_id"])[test],
+        np.savez(split_file(out, k, ".npz"), video_id=np.array(data["video_id"])[test],
                  label=labels[test],
                  embedding=embed(model, data["sequences"][test], data["lengths"][test],
                                  device=p["train"]["device"]))
-        (out / f"split-{k}.json").write_text(json.dumps(history, indent=1))
+        split_file(out, k, ".json").write_text(json.dumps(history, indent=1))
         if k == 0:
-            PLOTS.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(history).to_csv(PLOTS / f"{variant}_{ratio}.csv", index=False)
+            loss_plot(variant, ratio).parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(history).to_csv(loss_plot(variant, ratio), index=False)
         resume.unlink()
     finish()
 

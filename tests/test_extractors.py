@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from action2vec import Action2VecError
-from action2vec.extractors import (C3D, C3D_INPUT, C3DExtractor, convert_mmaction2,
-                                   load_c3d_weights, make_extractor)
+from action2vec.c3d import C3D, C3D_INPUT, convert_mmaction2, load_c3d_weights
+from action2vec.extractors import C3DExtractor, make_extractor
 from action2vec.shards import read_attrs, write_shard
 
 PORT_KEYS = {f"{name}.{p}" for name in ("conv1", "conv2", "conv3a", "conv3b", "conv4a", "conv4b",

@@ -8,38 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from action2vec import Action2VecError
-from action2vec.evaluation import top_k_accuracy
 from action2vec.model import HRNN, HRNNConfig
-from action2vec.training import draw_splits, embed, read_splits, split_classes, train
+from action2vec.training import embed, train
+from action2vec.zsl import top_k_accuracy
 
 from conftest import RunsCode
-
-CLASSES = [f"c{i}" for i in range(10)]
-
-
-def test_split_is_seeded_disjoint_and_complete():
-    seen, unseen = split_classes(CLASSES, 0.2, seed=1)
-    assert len(unseen) == 2 and sorted(seen + unseen) == sorted(CLASSES)
-    assert split_classes(CLASSES, 0.2, seed=1) == (seen, unseen)
-    assert any(split_classes(CLASSES, 0.2, seed=s)[1] != unseen for s in range(2, 6))
-
-
-def test_drawn_splits_follow_the_ratios_and_are_stable():
-    classes = [f"c{i}" for i in range(20)]
-    splits = draw_splits(classes, ["50_50", "90_10"], 3, seed=0)
-    assert [len(s["unseen"]) for s in splits["50_50"]] == [10, 10, 10]
-    assert [len(s["unseen"]) for s in splits["90_10"]] == [2, 2, 2]
-    assert len({tuple(s["unseen"]) for s in splits["50_50"]}) == 3  # three different splits
-    assert splits["all"] == [{"seen": sorted(classes), "unseen": sorted(classes)}]
-    more = draw_splits(classes, ["90_10", "50_50"], 5, seed=0)
-    assert more["50_50"][:3] == splits["50_50"]  # more splits keep the earlier ones
-
-
-def test_split_needs_two_seen_classes():
-    with pytest.raises(ValueError, match="fewer than 2 seen"):
-        split_classes(["a", "b", "c"], 0.9, seed=0)
-
 
 def toy_problem():
     """Sequences whose mean encodes the class vector: learnable in a few epochs."""
@@ -109,23 +82,15 @@ def test_a_resume_state_that_cannot_be_loaded_safely_starts_over(tmp_path, caplo
     assert torch.load(state, weights_only=True)["step"] > 0  # replaced by a good state
 
 
-def test_read_splits_names_a_ratio_that_was_not_drawn(tmp_path):
-    path = tmp_path / "splits.json"
-    path.write_text(json.dumps(draw_splits(CLASSES, ["80_20"], 1, seed=0)))
-    assert read_splits(path, "80_20") == draw_splits(CLASSES, ["80_20"], 1, seed=0)["80_20"]
-    with pytest.raises(Action2VecError, match="ratio '50_50' is not in .*drawn: \\['80_20', 'all'\\]"):
-        read_splits(path, "50_50")
-
-
 DDP_SCRIPT = '''
 import json, sys
 import numpy as np, torch
 sys.path.insert(0, {tests!r})
 from test_training import toy_problem
 from action2vec import distributed
-from action2vec.evaluation import top_k_accuracy
 from action2vec.model import HRNN, HRNNConfig
 from action2vec.training import embed, train
+from action2vec.zsl import top_k_accuracy
 
 rank, world = distributed.setup("cpu")
 sequences, lengths, targets, vectors = toy_problem()

@@ -1,26 +1,7 @@
 import numpy as np
 import pytest
 
-from action2vec.evaluation import (pooled, single_class_warnings, top_k_accuracy,
-                                   zero_shot_report)
-
-VECTORS = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-
-
-def test_perfect_embedding_is_always_right_whatever_its_scale():
-    embeddings = VECTORS[[0, 1, 2, 2]] * np.array([[3.0], [0.1], [7.0], [1.0]])
-    assert top_k_accuracy(embeddings, [0, 1, 2, 2], VECTORS, 1) == 1.0
-
-
-def test_wrong_nearest_but_within_top_two():
-    embeddings = np.array([[0.9, 0.5, 0.0]])  # nearest class 0; class 1 second
-    assert top_k_accuracy(embeddings, [1], VECTORS, 1) == 0.0
-    assert top_k_accuracy(embeddings, [1], VECTORS, 2) == 1.0
-
-
-def test_report_caps_top5_at_the_number_of_classes():
-    report = zero_shot_report(np.array([[0.0, 0.0, 1.0]]), [0], VECTORS)
-    assert report == {"top1": 0.0, "top5": 1.0}
+from action2vec.baseline import fit_laplacian_krr, pooled
 
 
 def test_pooled_means_only_the_true_steps():
@@ -30,8 +11,6 @@ def test_pooled_means_only_the_true_steps():
 
 def test_laplacian_krr_without_laplacian_is_kernel_ridge():
     from sklearn.kernel_ridge import KernelRidge
-
-    from action2vec.evaluation import fit_laplacian_krr
 
     rng = np.random.default_rng(0)
     features, targets = rng.normal(size=(30, 4)), rng.normal(size=(30, 3))
@@ -43,8 +22,6 @@ def test_laplacian_krr_without_laplacian_is_kernel_ridge():
 
 
 def test_laplacian_krr_default_gamma_scales_with_the_features():
-    from action2vec.evaluation import fit_laplacian_krr
-
     features = np.random.default_rng(0).normal(scale=2.0, size=(50, 5))
     model = fit_laplacian_krr(features, np.zeros((50, 1)), 1.0, None, 0.0, 5)
     assert model.gamma == pytest.approx(1.0 / (5 * features.var()))
@@ -59,8 +36,6 @@ def two_noisy_clusters():
 
 
 def test_laplacian_term_smooths_predictions_within_each_cluster():
-    from action2vec.evaluation import fit_laplacian_krr
-
     features, targets = two_noisy_clusters()
     spread, means = [], []
     for laplacian in (0.0, 0.1, 1.0):
@@ -70,19 +45,3 @@ def test_laplacian_term_smooths_predictions_within_each_cluster():
         means.append([pred[:20].mean(), pred[20:].mean()])
     assert spread[0] > 1.5 * spread[1] > 1.5 * 1.5 * spread[2]  # less noise fitted
     assert np.allclose(means, [[0.0, 1.0]] * 3, atol=0.05)  # but the clusters stay apart
-
-
-def test_confusion_counts_by_hand():
-    from action2vec.evaluation import confusion
-
-    matrix = confusion([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 4)
-    assert matrix.tolist() == [[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 2, 0], [0, 0, 0, 0]]
-
-
-def test_single_class_warnings_name_the_ratio_and_the_split_count():
-    splits = {"50_50": [{"unseen": ["a", "b"]}] * 3,
-              "90_10": [{"unseen": ["a"]}, {"unseen": ["a", "b"]}, {"unseen": ["c"]}],
-              "all": [{"unseen": ["a"]}]}
-    assert single_class_warnings(splits) == [
-        "ratio 90_10: 2 of 3 splits hold out a single class, whose top-1 is 1.0 by construction; "
-        "use more classes or a larger unseen fraction"]

@@ -1,50 +1,14 @@
-"""Zero-shot recognition (section 4.1): embed test videos of unseen classes, normalise, and
-assign the nearest unseen class word vector by cosine similarity."""
+"""The pooled-feature baseline of section 4.1: each video's features averaged over time, mapped
+to word vectors by kernel ridge regression with Laplacian regularisation. The paper pools C3D
+fc7; here it pools whatever backbone and layer the features stage used."""
 
 import numpy as np
-
-
-def normalise(x):
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def rank_classes(embeddings, class_vectors):
-    """Class indices ordered by cosine similarity, most similar first: (N, n_classes)."""
-    sims = normalise(embeddings) @ normalise(class_vectors).T
-    return np.argsort(-sims, axis=1, kind="stable")
-
-
-def top_k_accuracy(embeddings, targets, class_vectors, k):
-    """Fraction of videos whose true class is among the k nearest class vectors."""
-    ranks = rank_classes(embeddings, class_vectors)[:, :k]
-    return float(np.mean((ranks == np.asarray(targets)[:, None]).any(1)))
 
 
 def pooled(sequences, lengths):
     """Mean of each video's features over its true length (the pooled-feature baseline input)."""
     mask = np.arange(sequences.shape[1])[None, :] < np.asarray(lengths)[:, None]
     return (sequences * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
-
-
-def zero_shot_report(embeddings, targets, class_vectors):
-    """top-1 and top-5 (capped at the number of classes) accuracy."""
-    hits = rank_classes(embeddings, class_vectors) == np.asarray(targets)[:, None]
-    k5 = min(5, len(class_vectors))
-    return {"top1": float(hits[:, 0].mean()), "top5": float(hits[:, :k5].any(1).mean())}
-
-
-def single_class_warnings(splits):
-    """One warning per ratio whose splits hold out a single class ({ratio: [split, ...]}, each
-    with its "unseen" classes): every test video then gets that class, so its top-1 is 1.0 by
-    construction and says nothing."""
-    warnings = []
-    for ratio, drawn in splits.items():
-        single = sum(len(split["unseen"]) == 1 for split in drawn)
-        if single and ratio != "all":  # "all" trains on every class; nothing is held out
-            warnings.append(f"ratio {ratio}: {single} of {len(drawn)} splits hold out a single "
-                            "class, whose top-1 is 1.0 by construction; use more classes or a "
-                            "larger unseen fraction")
-    return warnings
 
 
 class LaplacianKRR:
@@ -89,10 +53,3 @@ def fit_laplacian_krr(features, targets, alpha, gamma, laplacian, neighbours):
     if laplacian:
         system += laplacian * knn_laplacian(x, neighbours) @ kernel
     return LaplacianKRR(x, np.linalg.solve(system, y), gamma)
-
-
-def confusion(targets, predictions, n_classes):
-    """(n_classes, n_classes) counts: row = true class, column = predicted class."""
-    out = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(out, (np.asarray(targets, dtype=int), np.asarray(predictions, dtype=int)), 1)
-    return out

@@ -1,0 +1,82 @@
+"""Every artefact path of the pipeline and its file-name rules, relative to the project root.
+
+dvc.yaml states these paths again as outs and deps (DVC cannot import Python);
+tests/test_graph.py checks that each one here is an out or dep there.
+"""
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+DVC_YAML = Path("dvc.yaml")
+
+VIDEOS = Path("data/videos")  # the render stage's output; the default dataset.root
+DECODE = Path("data/decode")
+DECODED = DECODE / "videos.csv"  # every video, with its status
+REJECTED = DECODE / "rejected.csv"
+LABELS = Path("data/labels")
+CLASSES = LABELS / "classes.json"  # class names, their words and word vectors
+FEATURES = Path("data/features")  # HDF5 shards of clip features
+FAILED = FEATURES / "failed.csv"  # videos that failed during extraction
+PCA = Path("data/pca")
+PCA_MODEL = PCA / "model.npz"  # the fitted projection, as arrays
+PCA_SHARDS = PCA / "shards"  # the features projected, same shard layout
+SEQUENCES = Path("data/sequence/sequences.h5")
+SPLITS = Path("data/splits.json")
+TRAIN = Path("data/train")  # TRAIN/VARIANT/RATIO/split-k.{pt,npz,json}
+BASELINE = Path("data/baseline")  # BASELINE/RATIO/split-k.npz
+
+METRICS = Path("metrics")
+PCA_METRICS = METRICS / "pca.json"
+ZSL_METRICS = METRICS / "zsl.json"
+TRAIN_METRICS = METRICS / "train.json"
+LOSS_PLOTS = METRICS / "train"  # LOSS_PLOTS/VARIANT_RATIO.csv
+WORDNET_METRICS = METRICS / "wordnet.json"
+ANALOGY_METRICS = METRICS / "analogy.json"
+LABEL_SEMANTICS_METRICS = METRICS / "label_semantics.json"
+
+PLOTS = Path("plots")
+CONFUSION = PLOTS / "confusion.csv"
+ANALOGY_EXAMPLES = PLOTS / "analogy.csv"
+TSNE = PLOTS / "tsne.png"
+
+# Scratch space kept between runs, outside every DVC output: nothing here is a result.
+RESUME = Path(".resume")
+TRAIN_RESUME = RESUME / "train"  # per-epoch state of an unfinished training
+DAMAGED = RESUME / "damaged"  # damaged feature shards set aside by extract
+SCRATCH = (RESUME, TRAIN_RESUME, DAMAGED)
+
+# The "ratio" of the one split that trains on every class and holds none out (train_all), and
+# the variant trained so: what `action2vec` and the semantics stage use.
+ALL = "all"
+ALL_CLASSES = ("action2vec", ALL)
+
+
+def run_dir(variant, ratio):
+    """Where one variant's models and test embeddings of one ratio are written."""
+    return TRAIN / variant / ratio
+
+
+def baseline_dir(ratio):
+    """Where the pooled-feature baseline's test predictions of one ratio are written."""
+    return BASELINE / ratio
+
+
+def split_file(directory, k, suffix):
+    """The file of class split ``k`` in a run directory: split-k.pt (model), split-k.npz (test
+    embeddings) or split-k.json (loss per epoch)."""
+    return Path(directory) / f"split-{k}{suffix}"
+
+
+def split_files(directory, suffix):
+    """The split files with ``suffix`` in a run directory, in split order."""
+    return sorted(Path(directory).glob(f"split-*{suffix}"),
+                  key=lambda p: int(p.name[len("split-"):-len(suffix)]))
+
+
+def loss_plot(variant, ratio):
+    """Split 0's loss per epoch of one training, a DVC plot."""
+    return LOSS_PLOTS / f"{variant}_{ratio}.csv"
+
+
+MODEL = split_file(run_dir(*ALL_CLASSES), 0, ".pt")
+EMBEDDINGS = split_file(run_dir(*ALL_CLASSES), 0, ".npz")
