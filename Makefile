@@ -1,4 +1,4 @@
-# `make run`: install and run the whole pipeline on the embedded dataset, offline.
+# `make run`: install and run the whole pipeline on the rendered dataset, offline.
 # `make test`: install and run the tests.
 VENV ?= .venv
 PYTHON ?= python3

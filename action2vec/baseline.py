@@ -1,8 +1,17 @@
 """The pooled-feature baseline of section 4.1: each video's features averaged over time, mapped
 to word vectors by kernel ridge regression with Laplacian regularisation. The paper pools C3D
-fc7; here it pools whatever backbone and layer the features stage used."""
+fc7; here it pools whatever backbone and layer the features stage used, so the metrics call it
+``pooled`` and record the backbone and layer beside it."""
 
 import numpy as np
+
+NAME = "pooled"  # the baseline's name in metrics/zsl.json and metrics/wordnet.json
+
+
+def features_used(features):
+    """The backbone and layer the baseline pooled, from the ``features`` params, to record
+    beside its scores: {"backbone": "c3d", "layer": "fc7"}."""
+    return {"backbone": features["backbone"], "layer": features["layer"]}
 
 
 def pooled(sequences, lengths):
@@ -36,7 +45,7 @@ def knn_laplacian(features, neighbours):
 
 def fit_laplacian_krr(features, targets, alpha, gamma, laplacian, neighbours):
     """Kernel ridge regression with an RBF kernel and Laplacian (manifold) regularisation: the
-    paper's pooled C3D baseline (section 4.1). Laplacian-regularised least squares (Belkin,
+    paper's pooled-feature baseline (section 4.1). Laplacian-regularised least squares (Belkin,
     Niyogi, Sindhwani 2006) on the training samples: A = (K + alpha I + laplacian L K)^-1 Y,
     where L is the Laplacian of their symmetric kNN graph; it penalises predictions that differ
     between neighbouring videos. ``laplacian=0`` is plain kernel ridge regression.

@@ -18,19 +18,9 @@ from pathlib import Path
 
 from action2vec import Action2VecError, __version__
 from action2vec.paths import MODEL
+from action2vec.stage import table
 
 log = logging.getLogger("action2vec")
-
-
-def table(rows, headers=None):
-    """Rows of cells as aligned text columns (numbers right-aligned), under ``headers``."""
-    cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row]
-             for row in ([headers] if headers else []) + list(rows)]
-    width = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
-    right = [isinstance(c, (int, float)) for c in (rows[0] if rows else headers)]
-    return "\n".join("  ".join(c.rjust(w) if r else c.ljust(w)
-                               for c, w, r in zip(row, width, right)).rstrip()
-                     for row in cells)
 
 
 def side_by_side(classes, words, class_header="class"):

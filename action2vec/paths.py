@@ -1,7 +1,7 @@
 """Every artefact path of the pipeline and its file-name rules, relative to the project root.
 
 dvc.yaml states these paths again as outs and deps (DVC cannot import Python);
-tests/test_graph.py checks that each one here is an out or dep there.
+tests/test_paths.py checks that each one here is an out or dep there (or inside one).
 """
 
 from pathlib import Path

@@ -31,7 +31,7 @@ PICKLE_REFUSED = ("refused: it holds or is read as pickled data, which could run
 class Projection:
     """A fitted PCA followed by one global scale that gives the projected features unit mean
     variance: raw fc7 activations are in the tens, which saturates the LSTM gates (on the
-    embedded dataset the scale lifted zero-shot top-1 from 0.35 to 0.53). Relative variances
+    rendered dataset the scale lifted zero-shot top-1 from 0.35 to 0.53). Relative variances
     of the components are kept (no whitening).
 
     Held as plain arrays and stored as an .npz archive of them (``save``, ``load``), never as

@@ -14,13 +14,14 @@ the frame is narrower than the object).
 """
 
 import csv
-import os
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import av
 import numpy as np
 from tqdm import tqdm
+
+from action2vec.files import atomic
 
 CLASSES = [
     "roll ball", "roll ring", "throw ball", "throw box", "throw ring", "throw stick",
@@ -398,22 +399,18 @@ def write_video(path, frames, fps=30):
     _check_size(len(frames), frames.shape[2], frames.shape[1])
     if not isinstance(fps, (int, np.integer)) or fps < 1:
         raise ValueError(f"fps must be an integer >= 1, got {fps!r}")
-    path = Path(path)
-    tmp = path.with_name(f"{path.stem}.tmp{path.suffix or '.mp4'}")
-    try:
-        with av.open(str(tmp), "w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
-            stream.pix_fmt = "yuv420p"
-            stream.options = X264_OPTIONS
-            for i, image in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-                frame.pts = i
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # The container is named (mp4), not guessed from the name, so the temporary name can end
+    # in .tmp: a leftover of a killed run is then never taken for a video.
+    with atomic(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = X264_OPTIONS
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
 
 
 def _parse_classes(classes):
@@ -456,9 +453,7 @@ def render_dataset(out_dir, seed, videos_per_class, frames, width, height, class
 
 def _write_index(path, rows):
     """Write index.csv atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["path", "class"])
         writer.writerows(rows)
-    os.replace(tmp, path)

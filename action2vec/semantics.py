@@ -1,7 +1,7 @@
 """Analogy tests of section 4.2: WordNet word matrices (4.2.1) and vector arithmetic (4.2.2).
 
 Word matrices: a Wu-Palmer similarity matrix between the class verbs is the ground truth; the
-cosine similarity matrix of an embedding (class means of Action2Vec, word vectors, pooled C3D)
+cosine similarity matrix of an embedding (class means of Action2Vec, word vectors, pooled features)
 is compared with it by Spearman rank correlation, row by row, averaged over rows.
 
 Synset choice (the paper does not say which sense of a verb it uses): a verb stands for its

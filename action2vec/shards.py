@@ -12,7 +12,8 @@ named ``shard-*.h5`` is never partial, and a full disk is one clear error. That 
 resumable: after an interruption the finished shards are kept and only the rest is redone.
 
 Everything downstream reads the videos in video id order (``video_index``, ``iter_videos``), so
-results do not depend on which shard a video landed in.
+results do not depend on which shard a video landed in. The layout is read here alone: other
+modules call these functions.
 """
 
 import contextlib
@@ -32,6 +33,7 @@ from action2vec import Action2VecError
 from action2vec.files import atomic
 
 PATTERN = "shard-*.h5"
+DATASETS = ("features", "offsets", "video_id", "label")
 STRING = h5py.string_dtype()
 CHECKSUM = "content_sha256"
 CHUNK_BYTES = 1 << 18  # feature chunks of whole rows, about 256 kB
@@ -164,6 +166,28 @@ def read_attrs(path):
     """A shard's metadata as plain Python values (its checksum left out)."""
     with opened(path) as f:
         return {k: decode_attr(v) for k, v in f.attrs.items() if k != CHECKSUM}
+
+
+def is_shard(path):
+    """Whether an HDF5 file has the shard layout, whatever its name. h5py's errors on a file
+    that is not HDF5 are left to the caller."""
+    with h5py.File(path, "r") as f:
+        return set(DATASETS) <= set(f)
+
+
+class Summary(NamedTuple):
+    """What a shard holds, read without its features."""
+    videos: int
+    clips: int
+    dim: int
+    labels: list  # one per video
+
+
+def summary(path):
+    """The Summary of one shard."""
+    with opened(path) as f:
+        clips, dim = f["features"].shape
+        return Summary(len(f["video_id"]), clips, dim, list(f["label"].asstr()[:]))
 
 
 def decode_attr(value):

@@ -10,7 +10,6 @@ its words' vectors (section 3.2).
 
 import difflib
 import functools
-import json
 import logging
 import re
 from pathlib import Path
@@ -23,7 +22,7 @@ from tqdm import tqdm
 from action2vec import Action2VecError, params
 from action2vec.zsl import normalise
 from action2vec.labels import (PACKAGED_VECTORS, class_name, load_vectors, phrase_vector,
-                               read_class_vectors, read_name_map, split_name)
+                               read_classes, read_name_map, split_name)
 from action2vec.paths import CLASSES, MODEL, PARAMS, PCA_MODEL, PCA_SHARDS, SEQUENCES
 from action2vec.pca import Projection
 from action2vec.semantics import class_means
@@ -66,9 +65,8 @@ class Trained:
         self.projection = Projection.load(require(self.project / PCA_MODEL, "PCA model"))
         self.features = read_attrs(shard_paths(require(self.project / PCA_SHARDS,
                                                        "PCA feature shards"))[0])
-        labels = require(self.project / CLASSES, "class word vectors")
-        self.spec = json.loads(labels.read_text())["vectors"]
-        self.class_vectors = read_class_vectors(labels)
+        classes = read_classes(require(self.project / CLASSES, "class word vectors"))
+        self.spec, self.class_vectors = classes.spec, classes.vectors
         self.params = params.read(require(self.project / PARAMS, "params file"))
         self.check_shapes()
 

@@ -1,6 +1,10 @@
-"""Training the HRNN on the seen classes of a zero-shot split."""
+"""Training the HRNN on the seen classes of a zero-shot split: the settings (``TrainConfig``),
+the cross-entropy weight's schedule (``lambda_at``), the loop (``train``) and the choice of what
+a split trains on (``fit_split``)."""
 
 import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -9,14 +13,155 @@ from tqdm import tqdm
 
 from action2vec import Action2VecError, distributed
 from action2vec.files import atomic
-from action2vec.model import check_plain, dual_loss, lambda_at, read_plain
+from action2vec.model import HRNN, HRNNConfig, check_plain, dual_loss, read_plain
+from action2vec.zsl import VARIANTS
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """How one model is trained: Adam's settings, the dual loss's lambda and its warmup, the
+    seed and device, and (for ``fit_split``) the network's settings."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    lam: float  # weight of the cross-entropy term; 0 trains on the ranking loss alone
+    warmup: float  # lambda rises from 0 over this fraction of the first epoch
+    seed: int
+    device: str = "cpu"
+    network: dict = field(default_factory=dict)  # HRNNConfig's settings but the data's sizes
+
+    @classmethod
+    def from_params(cls, p, variant):
+        """The settings for one of Table 1's variants from the train stage's params (seed,
+        lambda, train); an unknown variant is an error naming the known ones."""
+        if variant not in VARIANTS:
+            raise Action2VecError(f"unknown variant {variant!r}; choose from {sorted(VARIANTS)}")
+        t, spec = p["train"], VARIANTS[variant]
+        return cls(epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"],
+                   lam=p["lambda"] if spec["cross_entropy"] else 0.0, warmup=t["lambda_warmup"],
+                   seed=p["seed"], device=t["device"],
+                   network={"kind": spec["kind"], "chunk": t["chunk"], "lstm1": t["lstm1"],
+                            "lstm2": t["lstm2"], "dropout": t["dropout"],
+                            "attention": t["attention"] if spec["attention"] else 0})
 
 
 def seed_everything(seed):
     torch.manual_seed(seed)
     np.random.seed(seed)
+
+
+def fit_split(data, class_vectors, split, config, resume=None, progress=True):
+    """(model, history): a new HRNN trained on the seen classes of ``split`` alone: their
+    videos, their word vectors, and a classification head with one output per seen class.
+    ``data`` is ``read_sequences``'s dict, ``class_vectors`` maps class names to word vectors;
+    the targets index ``split["seen"]``."""
+    seen = split["seen"]
+    index = {c: i for i, c in enumerate(seen)}
+    rows = np.array([label in index for label in data["label"]])
+    targets = np.array([index[label] for label in np.array(data["label"])[rows]])
+    seed_everything(config.seed)
+    model = HRNN(HRNNConfig(input_dim=data["sequences"].shape[2],
+                            embed_dim=len(next(iter(class_vectors.values()))),
+                            n_classes=len(seen), **config.network))
+    history = train(model, data["sequences"][rows], data["lengths"][rows], targets,
+                    np.array([class_vectors[c] for c in seen], dtype=np.float32), config,
+                    resume=resume, progress=progress)
+    return model, history
+
+
+def lambda_at(step, steps_per_epoch, lam, warmup):
+    """The cross-entropy weight at an iteration: rises linearly from 0 to ``lam`` over the first
+    ``warmup`` fraction of the first epoch (0.75 in the paper), then stays at ``lam``."""
+    ramp = warmup * steps_per_epoch
+    return lam if ramp <= 0 else lam * min(1.0, step / ramp)
+
+
+@contextmanager
+def one_cpu_thread(device):
+    """One torch thread while training on a CPU: multi-threaded CPU training gave one of two
+    different models in about 1 run in 4 on an AVX-512 machine (neither MKL_CBWR nor
+    deterministic algorithms helped); with one thread every run is the same, at about 1.5x the
+    time."""
+    before = torch.get_num_threads()
+    if torch.device(device).type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train(model, sequences, lengths, targets, class_vectors, config, resume=None, progress=True):
+    """Adam on the dual loss; returns the history, one dict per epoch (mean loss terms).
+
+    ``targets`` index ``class_vectors`` (the seen classes' word vectors). With ``resume`` (a
+    path), the full training state is saved there after every epoch and, if the file exists,
+    training continues from it; a resumed run ends exactly as an uninterrupted one.
+
+    Under torchrun the model is wrapped in DistributedDataParallel: every batch is split
+    between the processes (so the ranking loss's contrastive videos come from each process's
+    part) and their gradients are averaged; only rank 0 writes the resume state.
+    """
+    with one_cpu_thread(config.device):
+        device = torch.device(config.device)
+        model.to(device).train()
+        rank, world = distributed.rank_and_size()
+        net = distributed.wrap(model, device)
+        x = torch.as_tensor(sequences)
+        n_steps = torch.as_tensor(lengths)
+        y = torch.as_tensor(targets)
+        vectors = torch.as_tensor(class_vectors, device=device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        # float16 autocast with loss scaling on a GPU; float32 on a CPU
+        cuda = device.type == "cuda"
+        scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+        order = torch.Generator().manual_seed(config.seed)
+        steps_per_epoch = -(-len(x) // config.batch_size)
+        history, step, first = [], 0, 0
+        state = load_state(resume, device) if resume and Path(resume).is_file() else None
+        if state:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if state.get("scaler"):
+                scaler.load_state_dict(state["scaler"])
+            order.set_state(state["order"])
+            torch.set_rng_state(state["rng"])
+            history, step, first = state["history"], state["step"], len(state["history"])
+            log.info("resuming training after epoch %d from %s", first, resume)
+        bar = tqdm(range(first, config.epochs), desc="train", unit="epoch", disable=not progress,
+                   initial=first, total=config.epochs)
+        for epoch in bar:
+            sums = np.zeros(3)
+            for batch in torch.randperm(len(x), generator=order).split(config.batch_size):
+                idx = batch[rank::world] if len(batch) >= world else batch[:1]
+                weight = lambda_at(step, steps_per_epoch, config.lam, config.warmup)
+                with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
+                    embeddings, logits = net(x[idx].to(device, non_blocking=True),
+                                             n_steps[idx].to(device))
+                total, ranking, cross_entropy = dual_loss(embeddings.float(), logits.float(),
+                                                          y[idx].to(device), vectors, weight)
+                optimizer.zero_grad()
+                scaler.scale(total).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                sums += [total.item() * len(idx), ranking.item() * len(idx),
+                         cross_entropy.item() * len(idx)]
+                step += 1
+            means = np.sum(distributed.gather(sums), axis=0) / len(x)
+            row = dict(zip(("loss", "ranking_loss", "cross_entropy"), means.tolist()))  # floats
+            history.append({"epoch": epoch + 1, **row, "lambda": weight})
+            bar.set_postfix(loss=f"{row['loss']:.4f}")
+            if resume and rank == 0:
+                save_state(resume, {"model": model.state_dict(),
+                                    "optimizer": optimizer.state_dict(),
+                                    "scaler": scaler.state_dict(), "order": order.get_state(),
+                                    "rng": torch.get_rng_state(), "history": history,
+                                    "step": step})
+        model.eval()
+        return history
 
 
 def save_state(path, state):
@@ -39,90 +184,6 @@ def load_state(path, device):
     except Action2VecError as exc:
         log.warning("%s; training from epoch 0", exc)
         return None
-
-
-def train(model, sequences, lengths, targets, class_vectors, epochs, batch_size, lr, lam,
-          warmup, seed, device="cpu", progress=True, resume=None):
-    """Adam on the dual loss; returns the history, one dict per epoch (mean loss terms).
-
-    ``targets`` index ``class_vectors`` (the seen classes' word vectors). With ``resume`` (a
-    path), the full training state is saved there after every epoch and, if the file exists,
-    training continues from it; a resumed run ends exactly as an uninterrupted one.
-
-    Under torchrun the model is wrapped in DistributedDataParallel: every batch is split
-    between the processes (so the ranking loss's contrastive videos come from each process's
-    part) and their gradients are averaged; only rank 0 writes the resume state.
-    """
-    before = torch.get_num_threads()
-    if torch.device(device).type == "cpu":
-        # One thread: multi-threaded CPU training gave one of two different models in about 1
-        # run in 4 on an AVX-512 machine (neither MKL_CBWR nor deterministic algorithms helped);
-        # with one thread every run is the same, at about 1.5x the time.
-        torch.set_num_threads(1)
-    try:
-        return run_epochs(model, sequences, lengths, targets, class_vectors, epochs, batch_size,
-                          lr, lam, warmup, seed, device, progress, resume)
-    finally:
-        torch.set_num_threads(before)
-
-
-def run_epochs(model, sequences, lengths, targets, class_vectors, epochs, batch_size, lr, lam,
-               warmup, seed, device, progress, resume):
-    """The training loop of ``train``."""
-    device = torch.device(device)
-    model.to(device).train()
-    rank, world = distributed.rank_and_size()
-    net = distributed.wrap(model, device)
-    x = torch.as_tensor(sequences)
-    n_steps = torch.as_tensor(lengths)
-    y = torch.as_tensor(targets)
-    vectors = torch.as_tensor(class_vectors, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    cuda = device.type == "cuda"  # float16 autocast with loss scaling on a GPU; float32 on a CPU
-    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
-    order = torch.Generator().manual_seed(seed)
-    steps_per_epoch = -(-len(x) // batch_size)
-    history, step, first = [], 0, 0
-    state = load_state(resume, device) if resume and Path(resume).is_file() else None
-    if state:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        order.set_state(state["order"])
-        torch.set_rng_state(state["rng"])
-        history, step, first = state["history"], state["step"], len(state["history"])
-        log.info("resuming training after epoch %d from %s", first, resume)
-    bar = tqdm(range(first, epochs), desc="train", unit="epoch", disable=not progress,
-               initial=first, total=epochs)
-    for epoch in bar:
-        sums = np.zeros(3)
-        for batch in torch.randperm(len(x), generator=order).split(batch_size):
-            idx = batch[rank::world] if len(batch) >= world else batch[:1]
-            weight = lambda_at(step, steps_per_epoch, lam, warmup)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
-                embeddings, logits = net(x[idx].to(device, non_blocking=True),
-                                         n_steps[idx].to(device))
-            total, ranking, cross_entropy = dual_loss(embeddings.float(), logits.float(),
-                                                      y[idx].to(device), vectors, weight)
-            optimizer.zero_grad()
-            scaler.scale(total).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            sums += [total.item() * len(idx), ranking.item() * len(idx),
-                     cross_entropy.item() * len(idx)]
-            step += 1
-        means = np.sum(distributed.gather(sums), axis=0) / len(x)
-        row = dict(zip(("loss", "ranking_loss", "cross_entropy"), means.tolist()))  # floats
-        history.append({"epoch": epoch + 1, **row, "lambda": weight})
-        bar.set_postfix(loss=f"{row['loss']:.4f}")
-        if resume and rank == 0:
-            save_state(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                "scaler": scaler.state_dict(),
-                                "order": order.get_state(), "rng": torch.get_rng_state(),
-                                "history": history, "step": step})
-    model.eval()
-    return history
 
 
 @torch.no_grad()

@@ -27,6 +27,7 @@ from action2vec import params  # noqa: E402
 from action2vec.extractors import make_extractor  # noqa: E402
 from action2vec.features import extract  # noqa: E402
 from action2vec.shards import ShardWriter  # noqa: E402
+from action2vec.stage import table  # noqa: E402
 from action2vec.video import read_frames  # noqa: E402
 
 
@@ -196,13 +197,8 @@ def peak_memory_of_extract(path):
     return usage.ru_maxrss / 1024
 
 
-def load_settings():
-    p = params.load("decode", "features", "pca", "sequence", "train")
-    return p
-
-
 def extract_one(path):
-    p = load_settings()
+    p = params.read()  # the whole validated file: the benchmark is not a stage
     feat, dec = p["features"], p["decode"]
     extractor = make_extractor(feat["backbone"], feat["layer"], feat["weights"], p["seed"],
                                feat["device"])
@@ -210,7 +206,8 @@ def extract_one(path):
         bench_extract([Path(path)], extractor, dec, feat, tmp)
 
 
-def table(results):
+def figures(results):
+    """The figures as a two-column text table."""
     e, d, m = results["extract"], results["decode"], results["memory_mb"]
     rows = [
         ("decode, project reader", f"{d['project_fps']:.0f} frames/s"),
@@ -230,8 +227,7 @@ def table(results):
         (f"extract peak memory, {m['short_seconds']} s video", f"{m['short']:.0f} MB"),
         (f"extract peak memory, {m['long_seconds']} s video", f"{m['long']:.0f} MB"),
     ]
-    width = max(len(r[0]) for r in rows)
-    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+    return table(rows)
 
 
 def main():
@@ -246,7 +242,7 @@ def main():
     if args.extract_one:
         return extract_one(args.extract_one)
 
-    p = load_settings()
+    p = params.read()  # the whole validated file: the benchmark is not a stage
     feat, dec = p["features"], p["decode"]
     device = torch.device(feat["device"])
     results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
@@ -280,7 +276,7 @@ def main():
                                 "short": peak_memory_of_extract(short),
                                 "long": peak_memory_of_extract(long)}
     Path(args.out).write_text(json.dumps(results, indent=1, default=str))
-    print(table(results))
+    print(figures(results))
     print(f"written to {args.out}")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from action2vec import Action2VecError, params
 from action2vec.baseline import fit_laplacian_krr, pooled
-from action2vec.labels import read_class_vectors
+from action2vec.labels import read_classes
 from action2vec.sequences import read_sequences
 from action2vec.paths import CLASSES, SEQUENCES, SPLITS, baseline_dir, split_file
 from action2vec.stage import run
@@ -27,7 +27,7 @@ def main():
     cfg = params.load("baseline")["baseline"]
     splits = read_splits(SPLITS, ratio)
     data = read_sequences(SEQUENCES)
-    vectors = read_class_vectors(CLASSES)
+    vectors = read_classes(CLASSES).vectors
     features = pooled(data["sequences"], data["lengths"])
     labels = np.array(data["label"])
     out = baseline_dir(ratio)

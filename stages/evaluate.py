@@ -1,5 +1,6 @@
 """Stage evaluate: zero-shot recognition (section 4.1, Tables 1-2) for every variant and ratio:
-top-1 and top-5, mean and std over the class splits (params: zsl).
+top-1 and top-5, mean and std over the class splits (params: zsl; features.backbone and
+features.layer, recorded beside the pooled baseline's scores).
 
 Each test video of an unseen class was embedded by its split's model (data/train) or baseline
 (data/baseline); it gets the nearest unseen class word vector by cosine similarity. Writes
@@ -11,9 +12,9 @@ import json
 import logging
 import numpy as np
 
-from action2vec import params
+from action2vec import baseline, params
 from action2vec.zsl import rank_classes, single_class_warnings, zero_shot_report
-from action2vec.labels import read_class_vectors
+from action2vec.labels import read_classes
 from action2vec.paths import (CLASSES, CONFUSION, SPLITS, TRAIN_METRICS, ZSL_METRICS,
                               baseline_dir, run_dir, split_file, split_files)
 from action2vec.plots import write_confusion_csv
@@ -23,7 +24,7 @@ log = logging.getLogger("evaluate")
 
 
 def predictions_dir(variant, ratio):
-    return baseline_dir(ratio) if variant == "pooled_c3d" else run_dir(variant, ratio)
+    return baseline_dir(ratio) if variant == baseline.NAME else run_dir(variant, ratio)
 
 
 def score_split(path, unseen, vectors):
@@ -54,10 +55,11 @@ def final_losses(variant, ratio):
 
 
 def main():
-    cfg = params.load("evaluate")["zsl"]
+    p = params.load("evaluate")
+    cfg = p["zsl"]
     splits = json.loads(SPLITS.read_text())
-    vectors = read_class_vectors(CLASSES)
-    variants = cfg["variants"] + ["pooled_c3d"]
+    vectors = read_classes(CLASSES).vectors
+    variants = cfg["variants"] + [baseline.NAME]
     for warning in single_class_warnings({ratio: splits[ratio] for ratio in cfg["ratios"]}):
         log.warning("%s", warning)
     zsl, losses = {}, {}
@@ -70,7 +72,9 @@ def main():
             zsl[ratio][variant] = summarise([s[0] for s in scored])
             if variant == variants[0] and ratio == cfg["ratios"][0]:
                 write_confusion_csv(CONFUSION, scored[0][1], scored[0][2])
-            if variant != "pooled_c3d":
+            if variant == baseline.NAME:
+                zsl[ratio][variant].update(baseline.features_used(p["features"]))
+            else:
                 losses.setdefault(variant, {})[ratio] = final_losses(variant, ratio)
             log.info("%s %-12s top-1 %.3f ± %.3f", ratio, variant,
                      zsl[ratio][variant]["top1_mean"], zsl[ratio][variant]["top1_std"])

@@ -7,10 +7,11 @@ semantics). No video is read. Writes metrics/label_semantics.json and prints a t
 import json
 import logging
 from action2vec import params, wordnet
-from action2vec.labels import load_vectors, packaged_classes, read_name_map
+from action2vec.dataset import packaged_classes
+from action2vec.labels import load_vectors, read_name_map
 from action2vec.paths import LABEL_SEMANTICS_METRICS
 from action2vec.semantics import label_semantics
-from action2vec.stage import run
+from action2vec.stage import run, table
 
 DATASETS = ("hmdb51", "ucf101", "kinetics400")
 # The paper's figures, with GoogleNews word2vec (300-d): Table 3 row 2 and Table 4 row 1.
@@ -19,12 +20,8 @@ PAPER_COMPARISONS = {"hmdb51": None, "ucf101": 90, "kinetics400": 1540}
 log = logging.getLogger("label_semantics")
 
 
-def table(results):
+def figures(results):
     """The figures as a plain-text table, ours beside the paper's."""
-    def fmt(x):
-        return "-" if x is None else f"{x:.4f}" if isinstance(x, float) else str(x)
-
-    head = ["", *DATASETS]
     rows = [["classes", *(results[d]["n_classes"] for d in DATASETS)],
             ["verbs (distinct)", *(results[d]["verbs"]["n"] for d in DATASETS)],
             ["WordNet vs vectors, verbs", *(results[d]["verbs"]["spearman"] for d in DATASETS)],
@@ -34,10 +31,7 @@ def table(results):
             ["paper: WordNet vs Word2Vec", *(PAPER_SPEARMAN[d] for d in DATASETS)],
             ["analogy comparisons", *(results[d]["comparisons"] for d in DATASETS)],
             ["paper: comparisons", *(PAPER_COMPARISONS[d] for d in DATASETS)]]
-    lines = [[fmt(x) for x in row] for row in [head, *rows]]
-    width = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    return "\n".join("  ".join(x.ljust(w) if i == 0 else x.rjust(w)
-                               for i, (x, w) in enumerate(zip(line, width))) for line in lines)
+    return table(rows, ["", *DATASETS], digits=4)
 
 
 def main():
@@ -54,7 +48,7 @@ def main():
     LABEL_SEMANTICS_METRICS.parent.mkdir(exist_ok=True)
     LABEL_SEMANTICS_METRICS.write_text(json.dumps({**results, "word_vectors": p["labels"]["vectors"],
                                "simulate_root": p["semantics"]["simulate_root"]}, indent=1))
-    print(table(results))
+    print(figures(results))
     log.info("wrote %s", LABEL_SEMANTICS_METRICS)
 
 

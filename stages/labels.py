@@ -1,13 +1,13 @@
 """Stage labels: every class name as a word vector (params: labels). Runs before extraction so a
 class word missing from the vectors stops the pipeline before any long work."""
 
-import json
 import logging
 import pandas as pd
 
 from action2vec import params
 from action2vec.paths import CLASSES, DECODED
-from action2vec.labels import class_vectors, class_words, load_vectors, read_name_map
+from action2vec.labels import (class_vectors, class_words, load_vectors, read_name_map,
+                               write_classes)
 from action2vec.stage import run
 
 log = logging.getLogger("labels")
@@ -21,11 +21,8 @@ def main():
     vectors = load_vectors(cfg["vectors"])
     name_map = read_name_map(cfg["name_map"], dataset=p["dataset"]["name"])
     matrix = class_vectors(classes, vectors, name_map)
-    CLASSES.parent.mkdir(parents=True, exist_ok=True)
-    CLASSES.write_text(json.dumps({
-        "vectors": cfg["vectors"], "dim": int(matrix.shape[1]),
-        "classes": [{"name": c, "words": class_words(c, name_map), "vector": v.tolist()}
-                    for c, v in zip(classes, matrix)]}, indent=1))
+    write_classes(CLASSES, cfg["vectors"], classes, [class_words(c, name_map) for c in classes],
+                  matrix)
     log.info("%d classes as %d-d word vectors (%s)", len(classes), matrix.shape[1], cfg["vectors"])
 
 

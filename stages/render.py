@@ -1,4 +1,4 @@
-"""Stage render: the embedded toy dataset as real H.264 videos (params: seed, render)."""
+"""Stage render: the rendered toy dataset as real H.264 videos (params: seed, render)."""
 
 from action2vec import params
 from action2vec.paths import VIDEOS

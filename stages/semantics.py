@@ -1,5 +1,6 @@
 """Stage semantics: the analogy tests of section 4.2 on the model trained on every class
-(data/train/action2vec/all) (params: labels, semantics).
+(data/train/action2vec/all) (params: labels, semantics; features.backbone and features.layer,
+recorded beside the pooled features' score).
 
 - Word matrices (4.2.1, Table 3): Wu-Palmer similarity between the verbs (the gold standard)
   against the cosine similarity of Action2Vec, the word vectors and the time-pooled features,
@@ -15,9 +16,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from action2vec import Action2VecError, params, wordnet
-from action2vec.baseline import pooled
-from action2vec.labels import load_vectors, phrase_vector, read_name_map
+from action2vec import Action2VecError, baseline, params, wordnet
+from action2vec.labels import load_vectors, phrase_vector, read_classes, read_name_map
 from action2vec.paths import (ANALOGY_EXAMPLES, ANALOGY_METRICS, CLASSES, EMBEDDINGS,
                               SEQUENCES, TSNE, WORDNET_METRICS)
 from action2vec.plots import tsne_png
@@ -34,7 +34,7 @@ def verb_matrices(a2v, features, video_verbs, verbs, vectors, wn, simulate_root)
     gold = wup_matrix(verbs, wn, simulate_root)
     candidates = {"action2vec": class_means(a2v, video_verbs, verbs),
                   "word2vec": np.array([vectors[v] for v in verbs]),
-                  "pooled_c3d": class_means(features, video_verbs, verbs)}
+                  baseline.NAME: class_means(features, video_verbs, verbs)}
     return {name: rowwise_spearman(gold, cosine_matrix(m)) for name, m in candidates.items()}
 
 
@@ -45,7 +45,7 @@ def main():
     if list(saved["video_id"]) != data["video_id"]:
         raise Action2VecError(f"{EMBEDDINGS} and {SEQUENCES} list different videos; "
                               "rerun train_all")
-    classes = [c["name"] for c in json.loads(CLASSES.read_text())["classes"]]
+    classes = read_classes(CLASSES).names
     name_map = read_name_map(p["labels"]["name_map"], dataset=p["dataset"]["name"])
     vectors = load_vectors(p["labels"]["vectors"])
     wn = wordnet.load()
@@ -54,12 +54,14 @@ def main():
     all_verbs = sorted(set(video_verbs))
     verbs = [v for v, ok in zip(all_verbs, in_wordnet(all_verbs, wn)) if ok]
     keep = np.isin(video_verbs, verbs)
-    features = pooled(data["sequences"], data["lengths"])
+    features = baseline.pooled(data["sequences"], data["lengths"])
     scores = verb_matrices(saved["embedding"][keep], features[keep],
                            video_verbs[keep], verbs, vectors, wn, p["semantics"]["simulate_root"])
-    WORDNET_METRICS.write_text(json.dumps({**scores, "n_classes": len(verbs), "unit": "verb",
-                                   "word_vectors": p["labels"]["vectors"],
-                                   "simulate_root": p["semantics"]["simulate_root"]}, indent=1))
+    WORDNET_METRICS.write_text(json.dumps({**scores, **baseline.features_used(p["features"]),
+                                           "n_classes": len(verbs), "unit": "verb",
+                                           "word_vectors": p["labels"]["vectors"],
+                                           "simulate_root": p["semantics"]["simulate_root"]},
+                                          indent=1))
 
     means = dict(zip(classes, class_means(saved["embedding"], saved["label"], classes)))
 

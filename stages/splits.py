@@ -4,6 +4,7 @@ rerun the same ones (params: seed, zsl.ratios, zsl.n_splits)."""
 import json
 import logging
 from action2vec import Action2VecError, params
+from action2vec.labels import read_classes
 from action2vec.paths import CLASSES, SPLITS
 from action2vec.stage import run
 from action2vec.zsl import draw_splits, single_class_warnings
@@ -14,7 +15,7 @@ log = logging.getLogger("splits")
 def main():
     p = params.load("splits")
     cfg = p["zsl"]
-    classes = [c["name"] for c in json.loads(CLASSES.read_text())["classes"]]
+    classes = read_classes(CLASSES).names
     try:
         splits = draw_splits(classes, cfg["ratios"], cfg["n_splits"], p["seed"])
     except ValueError as exc:

@@ -23,14 +23,14 @@ import torch
 from action2vec import Action2VecError, params
 from action2vec.distributed import finish, setup
 from action2vec.files import file_sha256
-from action2vec.model import HRNN, HRNNConfig, save_model
+from action2vec.model import save_model
 from action2vec.paths import (ALL, CLASSES, SEQUENCES, SPLITS, TRAIN_RESUME, loss_plot,
                               run_dir, split_file)
 from action2vec.sequences import read_sequences
 from action2vec.stage import run
-from action2vec.labels import read_class_vectors
-from action2vec.training import embed, seed_everything, train
-from action2vec.zsl import VARIANTS, read_splits
+from action2vec.labels import read_classes
+from action2vec.training import TrainConfig, embed, fit_split
+from action2vec.zsl import read_splits
 
 log = logging.getLogger("train")
 
@@ -41,39 +41,18 @@ def resume_path(*key):
     return TRAIN_RESUME / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.pt"
 
 
-def fit_split(variant, split, data, vectors, p, resume):
-    """Train one model on the seen classes of one split; returns (model, history)."""
-    cfg, spec = p["train"], VARIANTS[variant]
-    seen = split["seen"]
-    index = {c: i for i, c in enumerate(seen)}
-    rows = np.array([label in index for label in data["label"]])
-    targets = np.array([index[label] for label in np.array(data["label"])[rows]])
-    seed_everything(p["seed"])
-    model = HRNN(HRNNConfig(
-        input_dim=data["sequences"].shape[2], embed_dim=len(next(iter(vectors.values()))),
-        n_classes=len(seen), kind=spec["kind"], chunk=cfg["chunk"], lstm1=cfg["lstm1"],
-        lstm2=cfg["lstm2"], attention=cfg["attention"] if spec["attention"] else 0,
-        dropout=cfg["dropout"]))
-    history = train(model, data["sequences"][rows], data["lengths"][rows], targets,
-                    np.array([vectors[c] for c in seen], dtype=np.float32), cfg["epochs"],
-                    cfg["batch_size"], cfg["lr"], p["lambda"] if spec["cross_entropy"] else 0.0,
-                    cfg["lambda_warmup"], p["seed"], cfg["device"], resume=resume)
-    return model, history
-
-
 def main():
     if len(sys.argv) != 3:
         raise Action2VecError("usage: python stages/train.py VARIANT RATIO")
     variant, ratio = sys.argv[1:]
     p = params.load("train_all" if ratio == ALL else "train")
-    if variant not in VARIANTS:
-        raise Action2VecError(f"unknown variant {variant!r}; choose from {sorted(VARIANTS)}")
-    if p["train"]["device"] == "cuda" and not torch.cuda.is_available():
+    config = TrainConfig.from_params(p, variant)
+    if config.device == "cuda" and not torch.cuda.is_available():
         raise Action2VecError("train.device: cuda requested but no GPU is visible")
-    rank, _ = setup(p["train"]["device"])
+    rank, _ = setup(config.device)
     splits = read_splits(SPLITS, ratio)
     data = read_sequences(SEQUENCES)
-    vectors = read_class_vectors(CLASSES)
+    vectors = read_classes(CLASSES).vectors
     out = run_dir(variant, ratio)
     out.mkdir(parents=True, exist_ok=True)
     labels = np.array(data["label"])
@@ -82,7 +61,7 @@ def main():
         log.info("%s %s split %d: %d seen classes, %d test classes", variant, ratio, k,
                  len(split["seen"]), len(split["unseen"]))
         resume = resume_path(p, variant, ratio, k, split, inputs)
-        model, history = fit_split(variant, split, data, vectors, p, resume)
+        model, history = fit_split(data, vectors, split, config, resume)
         if rank != 0:  # under torchrun, rank 0 writes the outputs
             continue
         save_model(split_file(out, k, ".pt"), model, {"variant": variant, "split": split,
@@ -91,7 +70,7 @@ def main():
         np.savez(split_file(out, k, ".npz"), video_id=np.array(data["video_id"])[test],
                  label=labels[test],
                  embedding=embed(model, data["sequences"][test], data["lengths"][test],
-                                 device=p["train"]["device"]))
+                                 device=config.device))
         split_file(out, k, ".json").write_text(json.dumps(history, indent=1))
         if k == 0:
             loss_plot(variant, ratio).parent.mkdir(parents=True, exist_ok=True)

@@ -157,3 +157,17 @@ def git_project(repo, changes):
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "tiny pipeline")
     return repo
+
+
+@pytest.fixture(scope="session")
+def dvc_stages():
+    """The stages of dvc.yaml as DVC itself reads them (matrix items expanded, anchors and ${...}
+    resolved), grouped by their name in dvc.yaml: {"train": [train@..., ...], ...}."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT), config={"core": {"no_scm": True}}) as repo:
+        stages = list(repo.index.stages)
+    grouped = {}
+    for stage in stages:
+        grouped.setdefault(stage.name.split("@")[0], []).append(stage)
+    return grouped

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from gensim.models import KeyedVectors
 
-from action2vec.labels import load_vectors
+from action2vec.labels import load_vectors, read_classes
+from action2vec.paths import CLASSES
 from action2vec.render import render_dataset
 from action2vec.video import probe
 
@@ -98,8 +99,7 @@ def test_embed_runs_the_trained_pipeline_on_video_files(project, new_videos, tmp
     # decode -> C3D -> PCA -> padding -> HRNN gives what the pipeline gave this video
     np.testing.assert_allclose(vectors[0], embeddings[0], atol=1e-4)
     # the printed classes are the nearest class word vectors, best first
-    classes = {c["name"]: np.array(c["vector"]) for c in
-               json.loads((project / "data/labels/classes.json").read_text())["classes"]}
+    classes = read_classes(project / CLASSES).vectors
     names = list(classes)
     matrix = np.array([classes[n] for n in names])
     cosine = matrix @ vectors[1] / np.linalg.norm(matrix, axis=1) / np.linalg.norm(vectors[1])
@@ -209,7 +209,7 @@ def test_export_writes_word2vec_files_gensim_loads(project, tmp_path, glove):
     assert videos.index_to_key == ids
     np.testing.assert_allclose(videos.vectors, embeddings, atol=1e-6)
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["dataset"]["name"] == "embedded" and meta["params"]["lambda"] == 0.02
+    assert meta["dataset"]["name"] == "rendered" and meta["params"]["lambda"] == 0.02
     assert meta["classes"]["throw_ball"] == "throw ball" and meta["n_videos"] == len(ids)
     assert set(meta["metrics"]) >= {"wordnet", "analogy", "pca"}
     assert not list(out.glob("*.tmp"))

@@ -5,10 +5,10 @@ from action2vec.dataset import list_videos
 from conftest import kinetics_layout
 
 
-def test_embedded_index_lists_paths_classes_and_ids(tmp_path):
+def test_rendered_index_lists_paths_classes_and_ids(tmp_path):
     (tmp_path / "index.csv").write_text("path,class\nroll_ball/b.mp4,roll ball\n"
                                         "drop_box/a.mp4,drop box\n")
-    videos = list_videos("embedded", tmp_path)
+    videos = list_videos("rendered", tmp_path)
     assert [v["id"] for v in videos] == ["drop_box/a.mp4", "roll_ball/b.mp4"]
     assert videos[1]["class"] == "roll ball"
     assert videos[1]["path"] == str(tmp_path / "roll_ball" / "b.mp4")
@@ -17,21 +17,24 @@ def test_embedded_index_lists_paths_classes_and_ids(tmp_path):
 def test_clear_errors_for_bad_datasets(tmp_path):
     with pytest.raises(Action2VecError, match="unknown dataset 'ucf'"):
         list_videos("ucf", tmp_path)
+    with pytest.raises(Action2VecError, match="dataset.name: the dataset 'embedded' was renamed "
+                                              "to 'rendered'"):
+        list_videos("embedded", tmp_path)
     with pytest.raises(Action2VecError, match="index.csv not found; it must be a CSV file with "
                                               "the header `path,class`") as missing:
-        list_videos("embedded", tmp_path)
+        list_videos("rendered", tmp_path)
     assert "`dvc repro` renders it" in str(missing.value)
     assert "the render stage writes it" not in str(missing.value)
     with pytest.raises(Action2VecError, match="is not a directory"):
-        list_videos("embedded", tmp_path / "nowhere")
+        list_videos("rendered", tmp_path / "nowhere")
     (tmp_path / "index.csv").write_text("file,label\nx.mp4,a\n")
     with pytest.raises(Action2VecError, match="header 'path,class'"):
-        list_videos("embedded", tmp_path)
+        list_videos("rendered", tmp_path)
 
 
 def test_ids_keep_the_extension_so_two_formats_of_one_name_are_two_videos(tmp_path):
     (tmp_path / "index.csv").write_text("path,class\na/x.mp4,roll ball\na/x.avi,roll ball\n")
-    assert [v["id"] for v in list_videos("embedded", tmp_path)] == ["a/x.avi", "a/x.mp4"]
+    assert [v["id"] for v in list_videos("rendered", tmp_path)] == ["a/x.avi", "a/x.mp4"]
 
 
 @pytest.mark.parametrize("second", ["a/x.mp4,roll ball", "a/x.mp4,drop box",
@@ -41,7 +44,7 @@ def test_a_file_listed_twice_in_the_index_is_an_error_naming_both_lines(tmp_path
                                         + second.format(root=tmp_path) + "\n")
     with pytest.raises(Action2VecError, match=r"index.csv:4: .*x.mp4 is listed twice \(also at "
                                               r".*index.csv:2\)"):
-        list_videos("embedded", tmp_path)
+        list_videos("rendered", tmp_path)
 
 
 def test_absolute_paths_in_the_index_get_ids_inside_or_outside_the_root(tmp_path):
@@ -49,7 +52,7 @@ def test_absolute_paths_in_the_index_get_ids_inside_or_outside_the_root(tmp_path
     root.mkdir()
     (root / "index.csv").write_text(f"path,class\n{root}/a/x.mp4,roll ball\n"
                                     f"{elsewhere},drop box\n")
-    videos = {v["id"]: v for v in list_videos("embedded", root)}
+    videos = {v["id"]: v for v in list_videos("rendered", root)}
     assert videos == {"a/x.mp4": {"id": "a/x.mp4", "path": f"{root}/a/x.mp4",
                                   "class": "roll ball"},
                       elsewhere.as_posix(): {"id": elsewhere.as_posix(), "path": str(elsewhere),
@@ -64,7 +67,7 @@ def test_absolute_paths_in_the_index_get_ids_inside_or_outside_the_root(tmp_path
 def test_empty_or_missing_cells_in_the_index_name_the_file_and_line(tmp_path, row, message):
     (tmp_path / "index.csv").write_text(f"path,class\nb/y.mp4,drop box\n{row}\n")
     with pytest.raises(Action2VecError, match=message):
-        list_videos("embedded", tmp_path)
+        list_videos("rendered", tmp_path)
 
 
 def ucf_layout(root, video_file, classes=("ApplyEyeMakeup", "Basketball")):

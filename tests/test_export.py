@@ -93,11 +93,11 @@ def test_embed_out_in_a_read_only_folder_is_refused(tmp_path):
 
 def test_describe_a_shard(tmp_path):
     path = tmp_path / "shard-00000.h5"
-    write_shard(path, ["v1", "v2"], ["x", "y"], [np.zeros((3, 5)), np.zeros((2, 5))],
+    write_shard(path, ["v1", "v2"], ["x", "y"], [np.zeros((3, 4)), np.zeros((2, 4))],
                 {"extractor": "c3d", "layer": "fc7", "stride": 8, "weights": ""})
     info = dict(describe(path))
     assert info["kind"] == "clip feature shard"
-    assert (info["videos"], info["clips"], info["dim"], info["classes"]) == (2, 5, 5, 2)
+    assert (info["videos"], info["clips"], info["dim"], info["classes"]) == (2, 5, 4, 2)
     assert info["extractor"] == "c3d" and "weights" not in info  # empty attributes left out
     assert info["checksum"] == "ok"
 

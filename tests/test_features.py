@@ -56,6 +56,9 @@ def test_features_do_not_depend_on_batching(video_file, batch_size):
     single = {}
     extract(videos, MeanColour(), 30, 14, 2, 64,
             on_video=lambda v, f: single.__setitem__(v["n"], f), on_error=None, progress=False)
+    # clips of 4 every 2 frames: 9 frames -> 4 clips (the last padded), 12 -> 5
+    assert {n: f.shape for n, f in done.items()} == {9: (4, 3), 12: (5, 3)}
+    assert set(single) == set(done)
     for n in done:
         np.testing.assert_allclose(done[n], single[n])
 

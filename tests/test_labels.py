@@ -1,10 +1,13 @@
+import json
+
 import numpy as np
 import pytest
 
 from action2vec import Action2VecError
 from action2vec import wordnet
-from action2vec.labels import (ClassName, class_vectors, class_words, load_vectors,
-                               packaged_classes, read_name_map)
+from action2vec.dataset import packaged_classes
+from action2vec.labels import (ClassName, class_vectors, class_words, load_vectors, read_classes,
+                               read_name_map, write_classes)
 from action2vec.render import CLASSES
 
 
@@ -81,8 +84,8 @@ def test_missing_word_names_class_and_word(glove):
         class_vectors(["throw ball", "zorp ball"], glove, {})
 
 
-def test_every_embedded_class_word_is_in_the_default_vectors(glove):
-    vectors = class_vectors(CLASSES, glove, read_name_map(dataset="embedded"))
+def test_every_rendered_class_word_is_in_the_default_vectors(glove):
+    vectors = class_vectors(CLASSES, glove, read_name_map(dataset="rendered"))
     assert vectors.shape == (len(CLASSES), 50)
 
 
@@ -99,3 +102,45 @@ def test_word2vec_files_load_and_the_dimension_follows(glove, tmp_path):
         load_vectors(str(tmp_path / "bad.bin"))
     with pytest.raises(Action2VecError, match="neither a packaged"):
         load_vectors("googlenews")
+
+
+def test_classes_file_round_trips_in_order(tmp_path):
+    path = tmp_path / "labels" / "classes.json"
+    names, words = ["throw ball", "swim"], [["throw", "ball"], ["swim"]]
+    matrix = np.array([[0.1, -1.25, 3.0], [2.5e-8, 0.0, -7.0]], np.float32)
+    write_classes(path, "glove-6b-50d", names, words, matrix)
+    classes = read_classes(path)
+    assert classes.names == names and classes.dim == 3 and classes.spec == "glove-6b-50d"
+    assert classes.words == dict(zip(names, words))
+    assert np.array_equal(np.array([classes.vectors[n] for n in names], np.float32), matrix)
+    assert [p.name for p in path.parent.iterdir()] == ["classes.json"]  # no temporary file
+
+
+GOOD = {"vectors": "v", "dim": 2, "classes": [{"name": "swim", "words": ["swim"],
+                                               "vector": [1.0, 2.0]}]}
+
+
+@pytest.mark.parametrize("text, problem", [
+    (None, "not found"),
+    ('{"vectors": "v", "dim": 2, "classes": [', "JSONDecodeError"),
+    ('[]', "no list 'classes'"),
+    (json.dumps({**GOOD, "dim": "2"}), "no positive integer 'dim'"),
+    (json.dumps({**GOOD, "classes": []}), "no classes"),
+    (json.dumps({**GOOD, "classes": [{"words": ["swim"], "vector": [1, 2]}]}),
+     "class 0 has no 'name'"),
+    (json.dumps({**GOOD, "classes": GOOD["classes"] * 2}), "'swim' is listed twice"),
+    (json.dumps({**GOOD, "classes": [{**GOOD["classes"][0], "vector": [1.0]}]}),
+     "'swim': 'vector' is not a list of 2 numbers"),
+    (json.dumps({**GOOD, "classes": [{**GOOD["classes"][0], "words": "swim"}]}),
+     "'swim': 'words' is not a list of words"),
+], ids=["missing", "not JSON", "not a dict", "dim", "no classes", "no name", "twice", "vector",
+        "words"])
+def test_a_missing_or_malformed_classes_file_is_an_error_naming_it(tmp_path, text, problem):
+    path = tmp_path / "classes.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(Action2VecError) as caught:
+        read_classes(path)
+    assert str(caught.value).startswith(f"{path}: ") and problem in str(caught.value)
+    path.write_text(json.dumps(GOOD))
+    assert read_classes(path).names == ["swim"]

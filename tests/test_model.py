@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from action2vec import Action2VecError
-from action2vec.model import (HRNN, HRNNConfig, dual_loss, lambda_at, load_model,
+from action2vec.model import (HRNN, Attention, AttentiveLSTM, HRNNConfig, dual_loss, load_model,
                               pairwise_ranking_loss, save_model)
 
 from conftest import RunsCode
@@ -57,15 +57,92 @@ def test_ablation_kinds_embed_padded_sequences(kind):
     assert (model.lstm2 is None) == (kind == "single")
 
 
-def test_sub_sequences_share_lstm1_and_carry_no_state():
-    model = small(0)
-    x, lengths = padded_batch([6])
+def numpy_attention(att, x, h, mask):
+    """The paper's attention weights alpha_j = softmax_j(w^T tanh(W_a x_j + U_a h + b_a)) over
+    the unmasked steps, computed in numpy from the module's weights: (N, n)."""
+    W, b = att.W_a.weight.detach().numpy(), att.W_a.bias.detach().numpy()
+    U, w = att.U_a.weight.detach().numpy(), att.w.weight.detach().numpy()[0]
+    e = np.tanh(x @ W.T + b + (h @ U.T)[:, None]) @ w
+    e = np.where(mask, e, -np.inf)
+    alpha = np.exp(e - e.max(1, keepdims=True))
+    return alpha / alpha.sum(1, keepdims=True)
+
+
+def test_attention_weights_follow_the_paper_and_ignore_padding():
+    torch.manual_seed(0)
+    n, extra = 5, 3
+    att = Attention(n + extra, 4, 6)
+    with torch.no_grad():
+        for weight in att.parameters():  # sharper weights than the default initialisation
+            weight.normal_()
+    # each step starts with its one-hot position, so the context's first n entries are alpha
+    x = torch.cat([torch.eye(n).expand(2, n, n), 3 * torch.randn(2, n, extra)], dim=2)
+    h = torch.randn(2, 4)
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    context = att(x, att.W_a(x), h, mask).detach().numpy()
+    expected = numpy_attention(att, x.numpy(), h.numpy(), mask.numpy())
+    np.testing.assert_allclose(context[:, :n], expected, atol=1e-6)
+    np.testing.assert_allclose(context, np.einsum("bj,bjd->bd", expected, x.numpy()), atol=1e-5)
+    assert (context[1, 3:n] == 0).all()  # padded steps get no weight
+    assert np.abs(expected[0] - 1 / n).max() > 0.05  # far from a plain mean
+
+
+def numpy_lstm_cell(cell, x, h, c):
+    """One step of torch's LSTM cell (gates i, f, g, o) in numpy."""
+    gates = (x @ cell.weight_ih.detach().numpy().T + cell.bias_ih.detach().numpy()
+             + h @ cell.weight_hh.detach().numpy().T + cell.bias_hh.detach().numpy())
+    i, f, g, o = np.split(gates, 4, axis=1)
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    return sigmoid(o) * np.tanh(c), c
+
+
+def test_attentive_lstm_attends_with_the_previous_state_and_skips_padding():
+    torch.manual_seed(0)
+    lstm = AttentiveLSTM(6, 5, 4)
+    x = torch.randn(2, 4, 6)
+    mask = torch.tensor([[True] * 4, [True, True, False, False]])
+    states = lstm(x, mask, every_step=True).detach().numpy()
+    xs, valid = x.numpy(), mask.numpy()
+    h, c = np.zeros((2, 5), np.float32), np.zeros((2, 5), np.float32)
+    for t in range(4):
+        alpha = numpy_attention(lstm.attention, xs, h, valid)  # h is h_{t-1}
+        h_new, c_new = numpy_lstm_cell(lstm.cell, np.einsum("bj,bjd->bd", alpha, xs), h, c)
+        h = np.where(valid[:, t, None], h_new, h)
+        c = np.where(valid[:, t, None], c_new, c)
+        np.testing.assert_allclose(states[:, t], h, atol=1e-5)
+
+
+def lstm1_outputs(model, x, lengths):
+    """LSTM 1's outputs, one row per sub-sequence, read with a hook during ``model.embed``
+    (a batch of one video)."""
+    seen = []
+    hook = model.lstm1.register_forward_hook(lambda module, args, out: seen.append(out))
+    try:
+        model.embed(x, lengths)
+    finally:
+        hook.remove()
+    return torch.cat([out.reshape(-1, out.shape[-1]) for out in seen]).detach()
+
+
+@pytest.mark.parametrize("attention", [16, 0])
+def test_each_sub_sequence_runs_lstm1_from_a_fresh_state(attention):
+    model = small(attention)  # chunks of 3
+    x, lengths = padded_batch([9], steps=9)
+    before = lstm1_outputs(model, x, lengths)
+    assert before.shape == (3, 10)
+    for k in range(3):
+        changed = x.clone()
+        changed[0, 3 * k:3 * k + 3] += 1.0
+        after = lstm1_outputs(model, changed, lengths)
+        for other in range(3):
+            assert torch.allclose(after[other], before[other], atol=1e-6) == (other != k), \
+                f"changing sub-sequence {k}: sub-sequence {other}"
+    # one lstm1 on every sub-sequence
     swapped = torch.cat([x[:, 3:6], x[:, 0:3], x[:, 6:]], dim=1)
-    # lstm1 sees each chunk alone, so swapping chunks swaps lstm1's outputs; lstm2 sees the order
-    a = model.lstm1(x[:, 0:3], torch.ones(1, 3, dtype=torch.bool))
-    b = model.lstm1(swapped[:, 3:6], torch.ones(1, 3, dtype=torch.bool))
-    assert torch.allclose(a, b)
-    assert not torch.allclose(model.embed(x, lengths), model.embed(swapped, lengths))
+    assert torch.allclose(lstm1_outputs(model, swapped, lengths), before[[1, 0, 2]], atol=1e-6)
+    if not attention:  # with attention every LSTM input weighs all steps alike, in any order
+        assert not torch.allclose(model.embed(x, lengths), model.embed(swapped, lengths))
 
 
 def test_ranking_loss_by_hand():
@@ -85,25 +162,61 @@ def test_ranking_loss_clamps_negative_similarities_at_zero():
     assert loss.item() == pytest.approx(0.0)
 
 
-def test_dual_loss_adds_lambda_times_cross_entropy():
-    embeddings, labels = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1])
-    vectors = torch.eye(2)
-    logits = torch.tensor([[2.0, -1.0], [0.5, 0.5]])
-    total, ranking, ce = dual_loss(embeddings, logits, labels, vectors, 0.5)
-    bce = -(math.log(torch.sigmoid(torch.tensor(2.0)).item())
-            + math.log(1 - torch.sigmoid(torch.tensor(-1.0)).item())
-            + math.log(1 - torch.sigmoid(torch.tensor(0.5)).item())
-            + math.log(torch.sigmoid(torch.tensor(0.5)).item())) / 4
+def cosine(a, b):
+    return float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def ranking_loss_by_loops(embeddings, labels, vectors, verb=max, video=max):
+    """Section 3.2's ranking loss with the hardest negatives, written out: per video i,
+    (1 - s(a_i, v_i)) + max(0, s(a_i, v_x)) + max(0, s(a_x, v_i)), v_x the most similar word
+    vector of another class, a_x the most similar video of another class; the batch mean.
+    ``verb`` and ``video`` pick a negative's similarity from the candidates' in order."""
+    total = 0.0
+    for a, y in zip(embeddings, labels):
+        hard_verb = verb([cosine(a, v) for k, v in enumerate(vectors) if k != y])
+        hard_video = video([cosine(b, vectors[y]) for b, z in zip(embeddings, labels) if z != y])
+        total += 1 - cosine(a, vectors[y]) + max(0.0, hard_verb) + max(0.0, hard_video)
+    return total / len(labels)
+
+
+def test_ranking_loss_takes_the_hardest_other_class_negatives():
+    vectors = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.2]])
+    labels = [0, 1, 0, 2]  # videos 0 and 2 share class 0; no video of class 3
+    embeddings = np.array([[1.0, 0.2, 0.1],  # its hardest other verb: class 3's, not class 1's
+                           [0.3, 1.0, 0.0],
+                           [1.0, 0.0, 0.0],  # the video most like v_0, of the same class
+                           [0.8, 0.5, 1.0]])  # the hardest other-class video for v_0 and v_1
+    expected = ranking_loss_by_loops(embeddings, labels, vectors)
+    loss = pairwise_ranking_loss(torch.tensor(embeddings), torch.tensor(labels),
+                                 torch.tensor(vectors))
+    assert loss.item() == pytest.approx(expected, abs=1e-9)
+    # the case tells the hardest negatives from the first other-class ones
+    first = lambda similarities: similarities[0]  # noqa: E731
+    assert abs(ranking_loss_by_loops(embeddings, labels, vectors, verb=first) - expected) > 0.1
+    assert abs(ranking_loss_by_loops(embeddings, labels, vectors, video=first) - expected) > 0.1
+
+
+def test_ranking_loss_without_another_class_in_the_batch_has_no_video_negative():
+    embeddings, vectors = np.array([[1.0, 0.5], [0.5, 1.0]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    loss = pairwise_ranking_loss(torch.tensor(embeddings), torch.tensor([0, 0]),
+                                 torch.tensor(vectors))
+    expected = np.mean([1 - cosine(a, vectors[0]) + cosine(a, vectors[1]) for a in embeddings])
+    assert loss.item() == pytest.approx(expected)
+
+
+def test_dual_loss_adds_lambda_times_sigmoid_cross_entropy():
+    embeddings = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    labels, vectors = torch.tensor([0, 1, 3]), torch.eye(4)[:, :2] + 0.1
+    z = np.array([[2.0, -1.0, 0.5, -2.0], [0.5, 1.5, -3.0, -1.0], [-2.0, 0.3, -1.5, 4.0]])
+    total, ranking, ce = dual_loss(embeddings, torch.tensor(z, dtype=torch.float32), labels,
+                                   vectors, 0.5)
+    p, y = 1 / (1 + np.exp(-z)), np.eye(4)[labels.numpy()]
+    bce = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))  # over batch x classes
+    softmax_ce = -np.mean(np.log(np.exp(z) / np.exp(z).sum(1, keepdims=True))[y == 1])
     assert ce.item() == pytest.approx(bce, rel=1e-5)
+    assert abs(bce - softmax_ce) > 0.1
+    assert ranking.item() == pairwise_ranking_loss(embeddings, labels, vectors).item()
     assert total.item() == pytest.approx(ranking.item() + 0.5 * bce, rel=1e-5)
-
-
-def test_lambda_reaches_its_value_after_warmup():
-    assert lambda_at(0, 100, 0.02, 0.75) == 0
-    assert lambda_at(30, 100, 0.02, 0.75) == pytest.approx(0.008)
-    assert lambda_at(75, 100, 0.02, 0.75) == pytest.approx(0.02)
-    assert lambda_at(500, 100, 0.02, 0.75) == pytest.approx(0.02)
-    assert lambda_at(0, 100, 0.02, 0) == 0.02
 
 
 def test_saved_model_loads_and_embeds_the_same(tmp_path):

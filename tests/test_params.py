@@ -87,11 +87,80 @@ def test_unknown_layer_and_choice():
     assert "features.device: must be one of" in check(lambda p: p["features"].update(device="tpu"))
 
 
-def test_load_gives_own_sections_and_shared_keys(tmp_path):
+def test_a_former_dataset_name_says_what_it_was_renamed_to(tmp_path):
+    """An old params.yaml (or `-S dataset.name=embedded`) is told the new name."""
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(DEFAULT))
-    view = params.load("pca", path=path)
-    assert set(view) == {"pca", "seed", "lambda"}
+    path.write_text(yaml.safe_dump(DEFAULT).replace("name: rendered", "name: embedded"))
+    with pytest.raises(params.ParamsError) as err:
+        params.read(path)
+    assert ("dataset.name: the dataset 'embedded' was renamed to 'rendered'; set it to rendered"
+            in str(err.value))
+    for name in ("embeded", ["rendered"]):
+        assert (f"dataset.name: unknown dataset {name!r}; known: ['hmdb51', 'kinetics400', "
+                "'rendered', 'ucf101']") in check(lambda p: p["dataset"].update(name=name))
+
+
+def pipeline(tmp_path, **declared):
+    """A params.yaml and a dvc.yaml whose stages declare ``declared`` ({stage: [keys]})."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(DEFAULT))
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        name: {"cmd": f"python stages/{name}.py", "params": keys}
+        for name, keys in declared.items()}}))
+    return {"path": tmp_path / "params.yaml", "dvc_yaml": tmp_path / "dvc.yaml"}
+
+
+def test_load_gives_a_stage_exactly_the_keys_it_declares(tmp_path):
+    files = pipeline(tmp_path, pca=["seed", "pca"], labels=["dataset.name", "labels"])
+    pca = params.load("pca", **files)
+    assert pca == {"seed": DEFAULT["seed"], "pca": DEFAULT["pca"]}
+    assert pca["pca"]["dims"] == DEFAULT["pca"]["dims"]
+    labels = params.load("labels", **files)
+    assert labels == {"dataset": {"name": DEFAULT["dataset"]["name"]},
+                      "labels": DEFAULT["labels"]}
+
+
+def test_a_section_declared_whole_and_in_part_is_whole_in_either_order(tmp_path):
+    files = pipeline(tmp_path, a=["dataset", "dataset.name"], b=["dataset.name", "dataset"])
+    for stage in ("a", "b"):
+        assert params.load(stage, **files) == {"dataset": DEFAULT["dataset"]}
+
+
+def test_reading_an_undeclared_key_names_the_stage_and_the_key(tmp_path):
+    files = pipeline(tmp_path, labels=["dataset.name", "labels"])
+    p = params.load("labels", **files)
+    for read, key in [(lambda: p["seed"], "seed"), (lambda: p.get("lambda", 0), "lambda"),
+                      (lambda: p["dataset"]["root"], "dataset.root"),
+                      (lambda: p["dataset"].get("root"), "dataset.root")]:
+        with pytest.raises(params.ParamsError) as err:
+            read()
+        assert str(err.value).startswith(f"stage labels reads param {key}, which dvc.yaml does "
+                                         "not declare for it")
+
+
+def test_a_declared_key_that_params_yaml_lacks_is_an_error(tmp_path):
+    files = pipeline(tmp_path, a=["pca.dimz"], b=["sead"], c=["seed.value"])
+    for stage, key in [("a", "pca.dimz"), ("b", "sead"), ("c", "seed.value")]:
+        with pytest.raises(params.ParamsError) as err:
+            params.load(stage, **files)
+        assert str(err.value) == (f"{params.DVC_YAML}: stage {stage} declares param {key}, "
+                                  f"which {params.PARAMS} does not have")
+
+
+def test_an_unknown_stage_is_an_error(tmp_path):
+    files = pipeline(tmp_path, pca=["pca"])
+    with pytest.raises(params.ParamsError, match=r"dvc.yaml: no stage 'pcaa' \(stages: pca\)"):
+        params.load("pcaa", **files)
+
+
+def test_params_from_another_file_are_refused(tmp_path):
+    files = pipeline(tmp_path, pca=[{"other.yaml": ["dims"]}])
+    with pytest.raises(params.ParamsError, match="stage pca reads params from other.yaml"):
+        params.load("pca", **files)
+
+
+def test_every_key_the_project_declares_is_in_params_yaml():
+    for stage in yaml.safe_load(open(params.DVC_YAML))["stages"]:
+        assert set(params.load(stage)) == {key.split(".")[0] for key in params.declared(stage)}
 
 
 def test_bad_file_is_a_clear_error(tmp_path):

@@ -3,16 +3,22 @@ dvc repro, a no-op repro, dvc exp run -S lambda=..., dvc metrics diff, and a mis
 
 import json
 
+import h5py
 import pytest
 
+from action2vec.model import load_model
+from action2vec.paths import SEQUENCES, run_dir, split_file
 from conftest import git_project, sh
 
+# 32 frames make 3 clips (16 frames every 8): with chunks of 2, two LSTM 1 sub-sequences per
+# video, so that attention and both LSTMs run over several steps. One video per class keeps
+# the run short (72 clips through C3D).
 TINY = {
-    "render": {"videos_per_class": 2, "frames": 16},
+    "render": {"videos_per_class": 1, "frames": 32},
     "zsl": {"ratios": ["80_20", "50_50"], "n_splits": 2, "variants": ["action2vec", "stacked_lstm"]},
     "pca": {"dims": 8},
     "sequence": {"steps": 6},
-    "train": {"chunk": 3, "lstm1": 32, "lstm2": 16, "attention": 8, "epochs": 2,
+    "train": {"chunk": 2, "lstm1": 32, "lstm2": 16, "attention": 8, "epochs": 2,
               "batch_size": 8},
 }
 
@@ -35,8 +41,9 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
     zsl = json.loads((repo / "metrics/zsl.json").read_text())
     assert set(zsl) == {"80_20", "50_50"}
     for ratio in zsl.values():
-        assert set(ratio) == {"action2vec", "stacked_lstm", "pooled_c3d", "chance"}
-        for variant in ("action2vec", "stacked_lstm", "pooled_c3d"):
+        assert set(ratio) == {"action2vec", "stacked_lstm", "pooled", "chance"}
+        assert (ratio["pooled"]["backbone"], ratio["pooled"]["layer"]) == ("c3d", "fc7")
+        for variant in ("action2vec", "stacked_lstm", "pooled"):
             scores = ratio[variant]
             assert scores["n_splits"] == 2 and 0 <= scores["top1_mean"] <= scores["top5_mean"] <= 1
     assert zsl["50_50"]["chance"]["top1_mean"] == 1 / 12
@@ -44,10 +51,23 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
     assert [len(s["unseen"]) for s in splits["80_20"]] == [5, 5]
     wordnet = json.loads((repo / "metrics/wordnet.json").read_text())
     assert wordnet["n_classes"] == 12 and -1 <= wordnet["action2vec"] <= 1
+    assert -1 <= wordnet["pooled"] <= 1
+    assert (wordnet["backbone"], wordnet["layer"]) == ("c3d", "fc7")
     analogy = json.loads((repo / "metrics/analogy.json").read_text())
     assert analogy["n_comparisons"] == 32 and 0 <= analogy["accuracy"] <= 1
     assert (repo / "plots/tsne.png").read_bytes()[:4] == b"\x89PNG"
     assert "RANDOM initialisation" in repro.stderr  # no weights file: said loudly
+
+
+def test_videos_span_several_lstm1_sub_sequences(repo):
+    repo, _ = repo
+    with h5py.File(repo / SEQUENCES, "r") as f:
+        lengths = f["lengths"][:]
+    chunk = TINY["train"]["chunk"]
+    assert len(lengths) == 24 and (lengths == 3).all()  # 3 steps: sub-sequences of 2 and 1
+    assert (lengths > chunk).all() and (-(-lengths // chunk) >= 2).all()
+    model, _ = load_model(repo / split_file(run_dir("action2vec", "80_20"), 0, ".pt"))
+    assert (model.config.kind, model.config.chunk) == ("hrnn", chunk)
 
 
 def test_second_repro_does_no_work(repo):

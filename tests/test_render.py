@@ -2,6 +2,7 @@
 noun and the motion carries the verb."""
 
 import csv
+from pathlib import Path
 
 import av
 import decord
@@ -144,6 +145,20 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         render.write_video(tmp_path / "new.mp4", good)
     assert path.read_bytes() == before  # old file untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+def test_a_video_is_encoded_under_a_name_not_taken_for_a_video(tmp_path, monkeypatch):
+    """What a killed run leaves is never listed as a video: datasets are scanned for *.mp4."""
+    names, real = [], av.open
+
+    def recording(name, *args, **kwargs):
+        names.append(Path(name))
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", recording)
+    render.write_video(tmp_path / "v.mp4", np.zeros((2, 16, 16, 3), np.uint8))
+    assert [n.parent for n in names] == [tmp_path] and names[0].suffix == ".tmp"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from action2vec import Action2VecError
-from action2vec.shards import (CHECKSUM, DamagedShard, ShardWriter, iter_videos, read_attrs,
-                               read_shard, resume, shard_paths, video_index, write_shard)
+from action2vec.shards import (CHECKSUM, DamagedShard, ShardWriter, is_shard, iter_videos,
+                               read_attrs, read_shard, resume, shard_paths, summary, video_index,
+                               write_shard)
 
 from conftest import damage_shard, fill
 
@@ -190,3 +191,14 @@ def test_a_failed_shard_write_is_one_clear_error_and_leaves_no_partial_file(tmp_
         resource.setrlimit(resource.RLIMIT_FSIZE, limit)
         signal.signal(signal.SIGXFSZ, handler)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_shard_is_told_by_its_layout_and_summarised_without_its_features(tmp_path):
+    path = tmp_path / "any-name.h5"
+    write_shard(path, ["v1", "v2"], ["x", "x"], [np.ones((3, 4)), np.ones((2, 4))], {})
+    assert is_shard(path)
+    assert summary(path) == (2, 5, 4, ["x", "x"])
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["features"] = np.ones((2, 4))
+        f["video_id"] = ["v1", "v2"]
+    assert not is_shard(tmp_path / "other.h5")

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from action2vec.labels import write_classes
+from action2vec.paths import CLASSES
 from action2vec.shards import iter_videos
 
 from conftest import damage_shard, fill, kinetics_layout
@@ -29,6 +32,7 @@ def project(tmp_path, **changes):
     for section, values in changes.items():
         params[section].update(values)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copy(ROOT / "dvc.yaml", tmp_path)  # each stage reads the params it declares there
     videos = tmp_path / "data" / "videos"
     videos.mkdir(parents=True)
     return videos
@@ -117,9 +121,7 @@ def test_a_stage_refuses_invalid_params_before_any_work(tmp_path):
 def test_kinetics400_missing_clips_are_counted_and_listed_by_decode(tmp_path, video_file):
     data = tmp_path / "kinetics"
     kinetics_layout(data, video_file)
-    (tmp_path / "params.yaml").write_text(
-        (ROOT / "params.yaml").read_text().replace("name: embedded", "name: kinetics400")
-        .replace("root: data/videos", f"root: {data}"))
+    project(tmp_path, dataset={"name": "kinetics400", "root": str(data)})
     result = run_stage(tmp_path, "decode")
     assert result.returncode == 0, result.stderr
     assert "2 rejected: no such file" in result.stderr
@@ -267,11 +269,8 @@ def test_a_damaged_shard_stops_pca_with_one_line_and_extract_redoes_it(tmp_path,
 
 
 def classes_file(tmp_path, names):
-    labels = tmp_path / "data" / "labels" / "classes.json"
-    labels.parent.mkdir(parents=True)
-    vectors = np.eye(len(names)).tolist()
-    labels.write_text(json.dumps({"classes": [{"name": n, "vector": v}
-                                              for n, v in zip(names, vectors)]}))
+    write_classes(tmp_path / CLASSES, "test", names, [n.split() for n in names],
+                  np.eye(len(names), dtype=np.float32))
 
 
 def test_splits_stage_warns_when_a_ratio_holds_out_a_single_class(tmp_path):
@@ -284,8 +283,11 @@ def test_splits_stage_warns_when_a_ratio_holds_out_a_single_class(tmp_path):
     assert "ratio 50_50" not in done.stderr
 
 
-def test_evaluate_warns_that_a_single_unseen_class_scores_one(tmp_path):
-    project(tmp_path, zsl={"ratios": ["90_10"], "n_splits": 1, "variants": ["action2vec"]})
+def evaluate_project(tmp_path, **changes):
+    """What evaluate reads: 8 classes, one 90_10 split holding out the first, and one test
+    video of it embedded by action2vec and by the baseline."""
+    project(tmp_path, zsl={"ratios": ["90_10"], "n_splits": 1, "variants": ["action2vec"]},
+            **changes)
     names = [f"class {i}" for i in range(8)]
     classes_file(tmp_path, names)
     (tmp_path / "data" / "splits.json").write_text(json.dumps(
@@ -296,8 +298,22 @@ def test_evaluate_warns_that_a_single_unseen_class_scores_one(tmp_path):
         np.savez(out / "split-0.npz", video_id=np.array(["a.mp4"]), label=np.array(names[:1]),
                  embedding=np.ones((1, 8)))
     (tmp_path / "data/train/action2vec/90_10/split-0.json").write_text('[{"epoch": 1, "loss": 1}]')
+
+
+def test_evaluate_warns_that_a_single_unseen_class_scores_one(tmp_path):
+    evaluate_project(tmp_path)
     done = run_stage(tmp_path, "evaluate")
     assert done.returncode == 0, done.stderr
     assert "ratio 90_10: 1 of 1 splits hold out a single class" in done.stderr
     zsl = json.loads((tmp_path / "metrics" / "zsl.json").read_text())
     assert zsl["90_10"]["action2vec"]["top1_mean"] == 1.0
+
+
+def test_evaluate_records_the_backbone_and_layer_the_pooled_baseline_used(tmp_path):
+    evaluate_project(tmp_path, features={"backbone": "i3d", "layer": "mixed_5c"})
+    done = run_stage(tmp_path, "evaluate")
+    assert done.returncode == 0, done.stderr
+    zsl = json.loads((tmp_path / "metrics" / "zsl.json").read_text())["90_10"]
+    assert set(zsl) == {"action2vec", "pooled", "chance"}
+    assert (zsl["pooled"]["backbone"], zsl["pooled"]["layer"]) == ("i3d", "mixed_5c")
+    assert zsl["pooled"]["top1_mean"] == 1.0 and "backbone" not in zsl["action2vec"]

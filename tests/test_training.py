@@ -8,31 +8,53 @@ import numpy as np
 import pytest
 import torch
 
+from action2vec import Action2VecError
 from action2vec.model import HRNN, HRNNConfig
-from action2vec.training import embed, train
+from action2vec.training import TrainConfig, embed, fit_split, lambda_at, train
 from action2vec.zsl import top_k_accuracy
 
 from conftest import RunsCode
 
-def toy_problem():
+# A small network whose 4-step toy videos span two LSTM 1 sub-sequences.
+TOY_NETWORK = {"chunk": 2, "lstm1": 16, "lstm2": 8, "attention": 8}
+
+
+def toy_problem(n_classes=4):
     """Sequences whose mean encodes the class vector: learnable in a few epochs."""
     rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(4, 5)).astype(np.float32)
-    targets = np.repeat(np.arange(4), 6)
+    vectors = rng.normal(size=(n_classes, 5)).astype(np.float32)
+    targets = np.repeat(np.arange(n_classes), 6)
     sequences = (vectors[targets][:, None, :].repeat(4, 1)
-                 + 0.1 * rng.normal(size=(24, 4, 5))).astype(np.float32)
-    return sequences, np.full(24, 4), targets, vectors
+                 + 0.1 * rng.normal(size=(len(targets), 4, 5))).astype(np.float32)
+    return sequences, np.full(len(targets), 4), targets, vectors
+
+
+def toy_model(dropout):
+    torch.manual_seed(0)
+    return HRNN(HRNNConfig(input_dim=5, embed_dim=5, n_classes=4, dropout=dropout,
+                           **TOY_NETWORK))
+
+
+def toy_config(epochs, **kw):
+    return TrainConfig(epochs=epochs, batch_size=8, lr=0.01, lam=0.02, warmup=0.75, seed=0,
+                       **kw)
+
+
+def test_lambda_reaches_its_value_after_warmup():
+    assert lambda_at(0, 100, 0.02, 0.75) == 0
+    assert lambda_at(30, 100, 0.02, 0.75) == pytest.approx(0.008)
+    assert lambda_at(75, 100, 0.02, 0.75) == pytest.approx(0.02)
+    assert lambda_at(500, 100, 0.02, 0.75) == pytest.approx(0.02)
+    assert lambda_at(0, 100, 0.02, 0) == 0.02
 
 
 def test_training_lowers_the_loss_and_is_deterministic():
     sequences, lengths, targets, vectors = toy_problem()
 
     def run():
-        torch.manual_seed(0)
-        model = HRNN(HRNNConfig(input_dim=5, embed_dim=5, n_classes=4, chunk=2, lstm1=16,
-                                lstm2=8, attention=8, dropout=0.0))
-        history = train(model, sequences, lengths, targets, vectors, epochs=25, batch_size=8,
-                        lr=0.01, lam=0.02, warmup=0.75, seed=0, progress=False)
+        model = toy_model(dropout=0.0)
+        history = train(model, sequences, lengths, targets, vectors, toy_config(25),
+                        progress=False)
         return model, history
 
     model, history = run()
@@ -45,11 +67,9 @@ def test_training_lowers_the_loss_and_is_deterministic():
 def run_toy(epochs, resume=None):
     """(model, history) of a small seeded training run on the toy problem."""
     sequences, lengths, targets, vectors = toy_problem()
-    torch.manual_seed(0)
-    model = HRNN(HRNNConfig(input_dim=5, embed_dim=5, n_classes=4, chunk=2, lstm1=16,
-                            lstm2=8, attention=8, dropout=0.3))
-    history = train(model, sequences, lengths, targets, vectors, epochs=epochs, batch_size=8,
-                    lr=0.01, lam=0.02, warmup=0.75, seed=0, progress=False, resume=resume)
+    model = toy_model(dropout=0.3)
+    history = train(model, sequences, lengths, targets, vectors, toy_config(epochs),
+                    resume=resume, progress=False)
     return model, history
 
 
@@ -82,23 +102,73 @@ def test_a_resume_state_that_cannot_be_loaded_safely_starts_over(tmp_path, caplo
     assert torch.load(state, weights_only=True)["step"] > 0  # replaced by a good state
 
 
+PARAMS = {"seed": 3, "lambda": 0.05,
+          "train": {"chunk": 4, "lstm1": 12, "lstm2": 6, "attention": 5, "dropout": 0.5,
+                    "epochs": 3, "batch_size": 4, "lr": 0.01, "lambda_warmup": 0.75,
+                    "device": "cpu"}}
+
+
+@pytest.mark.parametrize("variant, kind, attention, lam", [
+    ("action2vec", "hrnn", 5, 0.05), ("cos_only", "hrnn", 5, 0.0), ("dual_loss", "hrnn", 0, 0.05),
+    ("stacked_lstm", "stacked", 0, 0.05), ("single_lstm", "single", 0, 0.05)])
+def test_config_from_params_follows_the_variant(variant, kind, attention, lam):
+    config = TrainConfig.from_params(PARAMS, variant)
+    assert config == TrainConfig(
+        epochs=3, batch_size=4, lr=0.01, lam=lam, warmup=0.75, seed=3, device="cpu",
+        network={"kind": kind, "chunk": 4, "lstm1": 12, "lstm2": 6, "attention": attention,
+                 "dropout": 0.5})
+
+
+def test_an_unknown_variant_is_an_error_naming_the_known_ones():
+    with pytest.raises(Action2VecError, match="unknown variant 'nope'.*'action2vec'"):
+        TrainConfig.from_params(PARAMS, "nope")
+
+
+def poisoned_split():
+    """(data, class vectors, split): six toy classes, of which the two unseen ones have NaN in
+    every feature of their videos and in their word vectors, so that any use of them shows in
+    the weights and losses. The seen list is not sorted: targets must follow its order."""
+    sequences, lengths, targets, vectors = toy_problem(n_classes=6)
+    names = [f"class {i}" for i in range(6)]
+    split = {"seen": ["class 5", "class 0", "class 3", "class 2"],
+             "unseen": ["class 1", "class 4"]}
+    unseen = np.isin(targets, [names.index(c) for c in split["unseen"]])
+    sequences[unseen] = np.nan
+    vectors[[names.index(c) for c in split["unseen"]]] = np.nan
+    data = {"sequences": sequences, "lengths": lengths,
+            "label": [names[t] for t in targets], "video_id": [f"v{i}" for i in targets]}
+    return data, dict(zip(names, vectors.tolist())), split
+
+
+def test_a_split_trains_on_its_seen_classes_alone():
+    data, vectors, split = poisoned_split()
+    seen = split["seen"]
+    config = toy_config(25, network={**TOY_NETWORK, "dropout": 0.0})
+    model, history = fit_split(data, vectors, split, config, progress=False)
+    assert model.classifier.out_features == len(seen)  # a head of the seen classes' size
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # no unseen video or vector
+    assert np.isfinite([[row["loss"], row["ranking_loss"], row["cross_entropy"]]
+                        for row in history]).all()
+    rows = np.isin(data["label"], seen)
+    targets = [seen.index(label) for label in np.array(data["label"])[rows]]
+    embeddings = embed(model, data["sequences"][rows], data["lengths"][rows])
+    seen_vectors = np.array([vectors[c] for c in seen])
+    assert top_k_accuracy(embeddings, targets, seen_vectors, 1) > 0.9  # targets index `seen`
+
+
 DDP_SCRIPT = '''
 import json, sys
 import numpy as np, torch
 sys.path.insert(0, {tests!r})
-from test_training import toy_problem
+from test_training import toy_config, toy_model, toy_problem
 from action2vec import distributed
-from action2vec.model import HRNN, HRNNConfig
 from action2vec.training import embed, train
 from action2vec.zsl import top_k_accuracy
 
 rank, world = distributed.setup("cpu")
 sequences, lengths, targets, vectors = toy_problem()
-torch.manual_seed(0)
-model = HRNN(HRNNConfig(input_dim=5, embed_dim=5, n_classes=4, chunk=2, lstm1=16, lstm2=8,
-                        attention=8, dropout=0.0))
-history = train(model, sequences, lengths, targets, vectors, epochs=25, batch_size=8, lr=0.01,
-                lam=0.02, warmup=0.75, seed=0, progress=False)
+model = toy_model(dropout=0.0)
+history = train(model, sequences, lengths, targets, vectors, toy_config(25), progress=False)
 weights = torch.cat([p.detach().flatten() for p in model.parameters()]).numpy()
 spread = float(np.ptp(np.stack(distributed.gather(weights)), axis=0).max())
 accuracy = top_k_accuracy(embed(model, sequences, lengths), targets, vectors, 1)

@@ -14,7 +14,7 @@ def test_wordnet_reads_verbs_and_similarities(wn):
         wn.synset("throw.v.01").wup_similarity(wn.synset("sleep.v.01"))
 
 
-def test_every_embedded_verb_is_a_wordnet_verb(wn):
+def test_every_rendered_verb_is_a_wordnet_verb(wn):
     verbs = sorted({name.split()[0] for name in CLASSES})
     assert len(verbs) >= 10
     assert [v for v in verbs if not wordnet.verb_synsets(wn, v)] == []

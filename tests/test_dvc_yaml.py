@@ -1,0 +1,180 @@
+"""dvc.yaml states what each stage depends on; these tests derive it from the code instead, so
+that `dvc repro` reruns a stage exactly when something it runs or reads has changed.
+
+- Code: a stage runs its script and every module of the ``action2vec`` package that the script
+  imports, directly or through other modules, at any depth (imports inside functions too). Its
+  deps must list exactly those files (a missing one leaves a stale result, an extra one reruns
+  the stage needlessly), and the packaged resource files (action2vec/resources/) that those
+  modules name.
+- Params: ``params.load`` gives a stage only the keys dvc.yaml declares for it, so reading an
+  undeclared key raises ParamsError when the stage runs (the tests that run stages fail); here a
+  fast check of the script's own reads. And the other way: every declared key must be read
+  somewhere in the code the stage runs.
+"""
+
+import ast
+import shlex
+
+import pytest
+import yaml
+
+from action2vec import params
+
+from conftest import ROOT
+
+PACKAGE = "action2vec"
+RESOURCES = ROOT / PACKAGE / "resources"
+NAMES = list(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
+
+
+def module_file(name):
+    """The file of module ``name`` ("action2vec.labels") if it is one of the package's, else
+    None (a third-party module, or a name imported from a module rather than a module)."""
+    if name.split(".")[0] != PACKAGE:
+        return None
+    base = ROOT.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def package_of(path):
+    """The package whose relative imports ``path`` makes: "action2vec" for action2vec/labels.py
+    and action2vec/__init__.py, "" for a script outside the package."""
+    if not path.is_relative_to(ROOT / PACKAGE):
+        return ""
+    return ".".join(path.parent.relative_to(ROOT).parts)
+
+
+def imported_names(path):
+    """Every module name an import statement anywhere in ``path`` may run, with its parent
+    packages (importing a.b.c runs a, a.b and a.b.c), and each ``from m import x`` as m.x too,
+    in case x is a submodule."""
+    package = package_of(path).split(".")
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # from . import x, from ..m import x
+                parent = package[:len(package) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            yield from (".".join(parts[:i]) for i in range(1, len(parts) + 1))
+
+
+def import_closure(script):
+    """The package's module files that running ``script`` imports, transitively."""
+    found, todo = set(), [script]
+    while todo:
+        for name in imported_names(todo.pop()):
+            path = module_file(name)
+            if path and path not in found:
+                found.add(path)
+                todo.append(path)
+    return found
+
+
+def string_constants(path):
+    return {node.value for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+
+
+def resources_read(modules):
+    """The packaged resource files that ``modules`` name (resources are opened by file name,
+    e.g. ``resources.files("action2vec") / "resources" / "class_names.csv"``)."""
+    named = set().union(*(string_constants(m) for m in modules))
+    return {path for path in RESOURCES.iterdir() if path.name in named}
+
+
+def script_of(stage):
+    """The stage script its cmd runs: ``python stages/NAME.py ARGS``."""
+    return ROOT / next(word for word in shlex.split(stage.cmd) if word.endswith(".py"))
+
+
+def is_code(path):
+    """A dep that is the project's code or packaged data, as opposed to pipeline data."""
+    return path.suffix == ".py" or path.is_relative_to(RESOURCES)
+
+
+def relative(paths):
+    return ", ".join(sorted(str(p.relative_to(ROOT)) for p in paths))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_stage_depends_on_exactly_the_code_it_runs(dvc_stages, name):
+    problems = set()
+    for stage in dvc_stages[name]:
+        script = script_of(stage)
+        modules = import_closure(script)
+        needed = {script} | modules | resources_read(modules)
+        listed = {ROOT / dep.def_path for dep in stage.deps if is_code(ROOT / dep.def_path)}
+        if needed - listed:
+            problems.add(f"dvc.yaml stage {name}: deps miss {relative(needed - listed)}, which "
+                         f"{script.relative_to(ROOT)} runs or reads; add them")
+        if listed - needed:
+            problems.add(f"dvc.yaml stage {name}: deps list {relative(listed - needed)}, which "
+                         f"{script.relative_to(ROOT)} never imports or reads (a needless rerun "
+                         "when they change); remove them")
+    assert not problems, "\n".join(sorted(problems))
+
+
+def leaves(tree, key):
+    """The dotted leaf keys under ``key`` ("train" -> "train.chunk", "train.lstm1", ...)."""
+    node = tree
+    for part in key.split("."):
+        node = node[part]
+    if not isinstance(node, dict):
+        return [key]
+    return [leaf for sub in node for leaf in leaves(tree, f"{key}.{sub}")]
+
+
+def keys_read(paths):
+    """The string keys that ``paths`` read by subscript (``p["seed"]``) or ``.get("seed")``."""
+    keys = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+                key = node.slice
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr == "get" and node.args):
+                key = node.args[0]
+            else:
+                continue
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                keys.add(key.value)
+    return keys
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_stage_declares_the_params_its_script_reads(dvc_stages, name):
+    """A fast check of top-level keys read in the script itself; a read of an undeclared key
+    anywhere (a library module too) raises ParamsError when the stage runs."""
+    tree = params.read(ROOT / "params.yaml")
+    script = script_of(dvc_stages[name][0])
+    declared = {key.split(".")[0] for key in params.declared(name, ROOT / "dvc.yaml")}
+    undeclared = sorted(keys_read([script]) & set(tree) - declared)
+    assert not undeclared, (f"{script.relative_to(ROOT)} reads params {', '.join(undeclared)}, "
+                            f"which dvc.yaml stage {name} does not declare (DVC would not rerun "
+                            "it when they change); add them to its params")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_stage_reads_every_param_it_declares(dvc_stages, name):
+    """Each leaf of each declared key (all of a section declared whole) must have each of its
+    parts read by key in the stage's script or the modules it imports. params.py is left out:
+    it reads keys of the whole tree to validate it, not for a stage."""
+    tree = params.read(ROOT / "params.yaml")
+    script = script_of(dvc_stages[name][0])
+    code = {script} | import_closure(script)
+    read = keys_read(code - {ROOT / PACKAGE / "params.py"})
+    unused = [leaf for key in params.declared(name, ROOT / "dvc.yaml")
+              for leaf in leaves(tree, key) if not set(leaf.split(".")) <= read]
+    assert not unused, (f"dvc.yaml stage {name} declares params {', '.join(unused)}, which "
+                        f"{script.relative_to(ROOT)} never reads (a needless rerun when they "
+                        "change); remove them from its params")
