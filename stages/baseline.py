@@ -8,13 +8,14 @@ Writes data/baseline/RATIO/split-k.npz: the predicted word vectors of the unseen
 """
 
 import sys
+
 import numpy as np
 
 from action2vec import Action2VecError, params
 from action2vec.baseline import fit_laplacian_krr, pooled
 from action2vec.labels import read_classes
-from action2vec.sequences import read_sequences
 from action2vec.paths import CLASSES, SEQUENCES, SPLITS, baseline_dir, split_file
+from action2vec.sequences import read_sequences
 from action2vec.stage import run
 from action2vec.zsl import read_splits
 

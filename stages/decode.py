@@ -7,6 +7,7 @@ unreadable ones with the reason). Frames are not stored.
 import logging
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+
 import pandas as pd
 from tqdm import tqdm
 

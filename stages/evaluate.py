@@ -10,15 +10,17 @@ on the first ratio's first split, a DVC confusion plot).
 
 import json
 import logging
+
 import numpy as np
 
 from action2vec import baseline, params
-from action2vec.zsl import rank_classes, single_class_warnings, zero_shot_report
 from action2vec.labels import read_classes
 from action2vec.paths import (CLASSES, CONFUSION, SPLITS, TRAIN_METRICS, ZSL_METRICS,
                               baseline_dir, run_dir, split_file, split_files)
 from action2vec.plots import write_confusion_csv
 from action2vec.stage import run
+from action2vec.zsl import (rank_classes, read_splits, single_class_warnings,
+                            zero_shot_report)
 
 log = logging.getLogger("evaluate")
 
@@ -57,10 +59,10 @@ def final_losses(variant, ratio):
 def main():
     p = params.load("evaluate")
     cfg = p["zsl"]
-    splits = json.loads(SPLITS.read_text())
+    splits = {ratio: read_splits(SPLITS, ratio) for ratio in cfg["ratios"]}
     vectors = read_classes(CLASSES).vectors
     variants = cfg["variants"] + [baseline.NAME]
-    for warning in single_class_warnings({ratio: splits[ratio] for ratio in cfg["ratios"]}):
+    for warning in single_class_warnings(splits):
         log.warning("%s", warning)
     zsl, losses = {}, {}
     for ratio in cfg["ratios"]:

@@ -14,6 +14,7 @@ videos extracted again.
 import hashlib
 import json
 import logging
+
 import pandas as pd
 import torch
 

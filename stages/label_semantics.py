@@ -6,6 +6,7 @@ semantics). No video is read. Writes metrics/label_semantics.json and prints a t
 
 import json
 import logging
+
 from action2vec import params, wordnet
 from action2vec.dataset import packaged_classes
 from action2vec.labels import load_vectors, read_name_map

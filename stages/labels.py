@@ -2,12 +2,13 @@
 class word missing from the vectors stops the pipeline before any long work."""
 
 import logging
+
 import pandas as pd
 
 from action2vec import params
-from action2vec.paths import CLASSES, DECODED
 from action2vec.labels import (class_vectors, class_words, load_vectors, read_name_map,
                                write_classes)
+from action2vec.paths import CLASSES, DECODED
 from action2vec.stage import run
 
 log = logging.getLogger("labels")

@@ -4,6 +4,7 @@ projection is kept as arrays in data/pca/model.npz (``Projection.load`` reads it
 import json
 import logging
 import shutil
+
 from action2vec import params
 from action2vec.paths import FEATURES, PCA, PCA_METRICS, PCA_MODEL, PCA_SHARDS
 from action2vec.pca import fit_pca, transform_shards

@@ -13,6 +13,7 @@ Writes metrics/wordnet.json, metrics/analogy.json, plots/analogy.csv, plots/tsne
 
 import json
 import logging
+
 import numpy as np
 import pandas as pd
 

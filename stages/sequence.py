@@ -3,6 +3,7 @@ order (``iter_videos``), so that the same PCA features give the same file howeve
 split them."""
 
 import logging
+
 from action2vec import params
 from action2vec.files import atomic
 from action2vec.paths import PCA_SHARDS, SEQUENCES

@@ -3,6 +3,7 @@ rerun the same ones (params: seed, zsl.ratios, zsl.n_splits)."""
 
 import json
 import logging
+
 from action2vec import Action2VecError, params
 from action2vec.labels import read_classes
 from action2vec.paths import CLASSES, SPLITS

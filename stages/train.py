@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import sys
+
 import numpy as np
 import pandas as pd
 import torch
@@ -26,9 +27,9 @@ from action2vec.files import file_sha256
 from action2vec.model import save_model
 from action2vec.paths import (ALL, CLASSES, SEQUENCES, SPLITS, TRAIN_RESUME, loss_plot,
                               run_dir, split_file)
+from action2vec.labels import read_classes
 from action2vec.sequences import read_sequences
 from action2vec.stage import run
-from action2vec.labels import read_classes
 from action2vec.training import TrainConfig, embed, fit_split
 from action2vec.zsl import read_splits
 
@@ -64,8 +65,8 @@ def main():
         model, history = fit_split(data, vectors, split, config, resume)
         if rank != 0:  # under torchrun, rank 0 writes the outputs
             continue
-        save_model(split_file(out, k, ".pt"), model, {"variant": variant, "split": split,
-                                                  "steps": data["sequences"].shape[1]})
+        save_model(split_file(out, k, ".pt"), model,
+                   {"variant": variant, "split": split, "steps": data["sequences"].shape[1]})
         test = np.isin(labels, split["unseen"])
         np.savez(split_file(out, k, ".npz"), video_id=np.array(data["video_id"])[test],
                  label=labels[test],
