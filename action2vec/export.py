@@ -15,9 +15,11 @@ import numpy as np
 
 from action2vec import Action2VecError, __version__
 from action2vec.files import atomic, file_sha256
-from action2vec.pca import PICKLE_REFUSED, Projection
-from action2vec.shards import H5_ERRORS, DamagedShard, is_shard, read_attrs, read_shard, summary
 from action2vec.paths import METRICS
+from action2vec.pca import PICKLE_REFUSED, Projection
+from action2vec.sequences import is_sequences, read_index
+from action2vec.shards import (H5_ERRORS, DamagedShard, is_shard, read_attrs, read_shard,
+                               summary)
 
 BINARY_SUFFIXES = (".bin", ".bin.gz")
 
@@ -207,15 +209,14 @@ def describe_shard(path):
 def describe_hdf5_content(path):
     if is_shard(path):
         return describe_shard(path)
+    if is_sequences(path):
+        index = read_index(path)
+        return [("kind", "padded clip-feature sequences (sequence stage)"),
+                ("videos", len(index.video_id)), ("steps", index.steps), ("dim", index.dim),
+                ("mean length", f"{index.lengths.mean():.1f}" if index.video_id else "-"),
+                ("classes", len(set(index.label)))]
     with h5py.File(path, "r") as f:
         attrs = {k: v for k, v in f.attrs.items()}
-        if "sequences" in f:
-            n, steps, dim = f["sequences"].shape
-            lengths = f["lengths"][:]
-            return [("kind", "padded clip-feature sequences (sequence stage)"), ("videos", n),
-                    ("steps", steps), ("dim", dim),
-                    ("mean length", f"{lengths.mean():.1f}" if n else "-"),
-                    ("classes", len(set(f["label"].asstr()[:])))]
         if "embedding" in f and "path" in f:
             ok = f["ok"][:]
             return [("kind", "action2vec embed output"), ("videos", len(ok)),

@@ -1,6 +1,8 @@
 """Fixed-length feature sequences (section 3.2): every video padded with zeros or clipped to the
 same number of steps (52 in the paper), its true length kept for masking."""
 
+from typing import NamedTuple
+
 import h5py
 import numpy as np
 
@@ -39,3 +41,35 @@ def read_sequences(path):
     with h5py.File(path, "r") as f:
         return {"sequences": f["sequences"][:], "lengths": f["lengths"][:],
                 "video_id": list(f["video_id"].asstr()[:]), "label": list(f["label"].asstr()[:])}
+
+
+def is_sequences(path):
+    """Whether an HDF5 file has the sequence file's layout."""
+    with h5py.File(path, "r") as f:
+        return {"sequences", "lengths", "video_id", "label"} <= set(f)
+
+
+class Index(NamedTuple):
+    """What a sequence file holds, read without its features."""
+
+    video_id: list
+    label: list
+    lengths: np.ndarray  # each video's true number of steps
+    steps: int
+    dim: int
+
+
+def read_index(path):
+    """The Index of a sequence file."""
+    with h5py.File(path, "r") as f:
+        _, steps, dim = f["sequences"].shape
+        return Index(list(f["video_id"].asstr()[:]), list(f["label"].asstr()[:]),
+                     f["lengths"][:], steps, dim)
+
+
+def iter_batches(path, size):
+    """(sequences, lengths) of a sequence file, ``size`` videos at a time, in file order: only
+    one batch is in memory."""
+    with h5py.File(path, "r") as f:
+        for start in range(0, len(f["lengths"]), size):
+            yield f["sequences"][start:start + size], f["lengths"][start:start + size]

@@ -15,19 +15,19 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-import h5py
 import numpy as np
 from tqdm import tqdm
 
 from action2vec import Action2VecError, params
-from action2vec.zsl import normalise
 from action2vec.labels import (PACKAGED_VECTORS, class_name, load_vectors, phrase_vector,
                                read_classes, read_name_map, split_name)
 from action2vec.paths import CLASSES, MODEL, PARAMS, PCA_MODEL, PCA_SHARDS, SEQUENCES
 from action2vec.pca import Projection
+from action2vec.sequences import iter_batches, read_index
 from action2vec.semantics import class_means
 from action2vec.shards import read_attrs, shard_paths
 from action2vec.video import first_line, probe
+from action2vec.zsl import normalise
 
 # Outputs declared in dvc.yaml that the command reads (tests/test_trained.py checks they are).
 log = logging.getLogger(__name__)
@@ -108,8 +108,8 @@ class Trained:
         train stage's saved embeddings when they cover them all, else computed from the
         sequences."""
         path = require(self.project / SEQUENCES, "sequences")
-        with h5py.File(path, "r") as f:
-            ids, labels = list(f["video_id"].asstr()[:]), list(f["label"].asstr()[:])
+        index = read_index(path)
+        ids, labels = index.video_id, index.label
         saved = self.model_path.with_suffix(".npz")
         saved = np.load(saved) if saved.is_file() else None
         if saved is not None and list(saved["video_id"]) == ids:
@@ -119,14 +119,10 @@ class Trained:
     def embed_sequences_file(self, path, chunk=1024):
         from action2vec.training import embed
 
-        parts = []
-        with h5py.File(path, "r") as f:
-            total = len(f["lengths"])
-            for start in tqdm(range(0, total, chunk), desc="embed videos", unit="chunk",
-                              disable=not self.progress):
-                parts.append(embed(self.model, f["sequences"][start:start + chunk],
-                                   f["lengths"][start:start + chunk], device=self.device))
-        return np.concatenate(parts)
+        total = -(-len(read_index(path).lengths) // chunk)
+        return np.concatenate([embed(self.model, x, n, device=self.device) for x, n in
+                               tqdm(iter_batches(path, chunk), total=total, desc="embed videos",
+                                    unit="chunk", disable=not self.progress)])
 
     @functools.cached_property
     def classes(self):

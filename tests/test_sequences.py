@@ -1,6 +1,7 @@
 import numpy as np
 
-from action2vec.sequences import pad_or_clip, read_sequences, write_sequences
+from action2vec.sequences import (is_sequences, iter_batches, pad_or_clip, read_index,
+                                  read_sequences, write_sequences)
 from action2vec.shards import ShardWriter, iter_videos
 
 
@@ -39,3 +40,18 @@ def test_sequence_file_does_not_depend_on_how_the_shards_split_the_videos(tmp_pa
         write_sequences(tmp_path / f"{name}.h5", iter_videos(tmp_path / name), steps=6, dim=4)
     assert (tmp_path / "one.h5").read_bytes() == (tmp_path / "two.h5").read_bytes()
     assert read_sequences(tmp_path / "two.h5")["video_id"] == sorted(ids)
+
+
+def test_index_and_batches_read_the_file_without_loading_it_whole(tmp_path):
+    videos = [(f"v{i}", f"class {i % 2}", np.full((i + 1, 3), float(i))) for i in range(5)]
+    write_sequences(tmp_path / "s.h5", iter(videos), steps=4, dim=3)
+    index = read_index(tmp_path / "s.h5")
+    assert index.video_id == [f"v{i}" for i in range(5)]
+    assert index.label == ["class 0", "class 1"] * 2 + ["class 0"]
+    assert index.lengths.tolist() == [1, 2, 3, 4, 4] and (index.steps, index.dim) == (4, 3)
+    batches = list(iter_batches(tmp_path / "s.h5", 2))
+    assert [len(x) for x, _ in batches] == [2, 2, 1]
+    whole = read_sequences(tmp_path / "s.h5")
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in batches]), whole["sequences"])
+    assert np.concatenate([n for _, n in batches]).tolist() == [1, 2, 3, 4, 4]
+    assert is_sequences(tmp_path / "s.h5")
