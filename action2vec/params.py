@@ -221,8 +221,7 @@ def view(params, keys, stage):
         *sections, last = key.split(".")
         node, source, prefix = out, params, ""
         for section in sections:
-            if not isinstance(source.get(section), dict) or section in node and \
-                    not isinstance(node[section], Declared):
+            if not isinstance(source.get(section), dict):
                 raise ParamsError(f"{DVC_YAML}: stage {stage} declares param {key}, which "
                                   f"{PARAMS} does not have")
             prefix += section + "."

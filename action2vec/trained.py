@@ -66,7 +66,7 @@ class Trained:
         self.features = read_attrs(shard_paths(require(self.project / PCA_SHARDS,
                                                        "PCA feature shards"))[0])
         classes = read_classes(require(self.project / CLASSES, "class word vectors"))
-        self.spec, self.class_vectors = classes.spec, classes.vectors
+        self.spec, self.class_vectors, self.label_dim = classes.spec, classes.vectors, classes.dim
         self.params = params.read(require(self.project / PARAMS, "params file"))
         self.check_shapes()
 
@@ -76,10 +76,9 @@ class Trained:
             raise Action2VecError(f"{self.model_path} takes {config['input_dim']}-d inputs but "
                                   f"{self.project / PCA_MODEL} gives {self.projection.dims}-d: "
                                   "the model is not from this project's pipeline")
-        dim = len(next(iter(self.class_vectors.values())))
-        if dim != config["embed_dim"]:
+        if self.label_dim != config["embed_dim"]:
             raise Action2VecError(f"{self.model_path} embeds in {config['embed_dim']}-d but the "
-                                  f"class word vectors ({self.spec}) are {dim}-d")
+                                  f"class word vectors ({self.spec}) are {self.label_dim}-d")
 
     @property
     def dim(self):
@@ -114,12 +113,13 @@ class Trained:
         saved = np.load(saved) if saved.is_file() else None
         if saved is not None and list(saved["video_id"]) == ids:
             return ids, labels, saved["embedding"]
-        return ids, labels, self.embed_sequences_file(path)
+        return ids, labels, self.embed_sequences_file(path, len(ids))
 
-    def embed_sequences_file(self, path, chunk=1024):
+    def embed_sequences_file(self, path, count, chunk=1024):
+        """Embeddings of the ``count`` videos of a sequence file, read ``chunk`` at a time."""
         from action2vec.training import embed
 
-        total = -(-len(read_index(path).lengths) // chunk)
+        total = -(-count // chunk)
         return np.concatenate([embed(self.model, x, n, device=self.device) for x, n in
                                tqdm(iter_batches(path, chunk), total=total, desc="embed videos",
                                     unit="chunk", disable=not self.progress)])
