@@ -1,9 +1,13 @@
 """The pooled-feature baseline of section 4.1: each video's features averaged over time, mapped
 to word vectors by kernel ridge regression with Laplacian regularisation. The paper pools C3D
-fc7; here it pools whatever backbone and layer the features stage used, so the metrics call it
-``pooled`` and record the backbone and layer beside it."""
+fc7; here it pools whatever backbone and layer the features stage used (its raw features, not
+the PCA projection), so the metrics call it ``pooled`` and record the backbone and layer beside
+it."""
 
 import numpy as np
+
+from action2vec import Action2VecError
+from action2vec.shards import iter_videos
 
 NAME = "pooled"  # the baseline's name in metrics/zsl.json and metrics/wordnet.json
 
@@ -14,10 +18,20 @@ def features_used(features):
     return {"backbone": features["backbone"], "layer": features["layer"]}
 
 
-def pooled(sequences, lengths):
-    """Mean of each video's features over its true length (the pooled-feature baseline input)."""
-    mask = np.arange(sequences.shape[1])[None, :] < np.asarray(lengths)[:, None]
-    return (sequences * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
+def pooled_features(directory, index):
+    """(videos, feature dim) float64: each video of ``index`` (a sequence file's Index) averaged
+    over the clips its sequence keeps (the first ``steps``), from the backbone's raw features in
+    ``directory``, in the index's order."""
+    wanted = dict(zip(index.video_id, index.lengths))
+    out = {}
+    for video, _, features in iter_videos(directory):
+        if video in wanted:
+            out[video] = np.asarray(features[:wanted[video]], dtype=np.float64).mean(0)
+    missing = [v for v in index.video_id if v not in out]
+    if missing:
+        raise Action2VecError(f"{directory} has no features for {len(missing)} videos of the "
+                              f"sequence file (e.g. {missing[:3]}); run `dvc repro`")
+    return np.stack([out[v] for v in index.video_id])
 
 
 class LaplacianKRR:

@@ -130,11 +130,23 @@ class HRNN(nn.Module):
         return embedding, self.classifier(embedding)
 
 
-def pairwise_ranking_loss(embeddings, labels, class_vectors):
-    """L_PR of section 3.2 with cosine similarity s and hard negative mining, averaged over the
-    batch: (1 - s(a_i, v_i)) + max(0, s(a_x, v_i)) + max(0, s(a_i, v_x)), where v_x is the most
+REDUCTIONS = ("mean", "sum")  # how the losses of a batch's videos are combined
+
+
+def check_reduction(reduction):
+    """A ValueError naming the choices for anything but "mean" or "sum"."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown loss reduction {reduction!r}; choose from {REDUCTIONS}")
+
+
+def pairwise_ranking_loss(embeddings, labels, class_vectors, reduction="mean"):
+    """L_PR of section 3.2 with cosine similarity s and hard negative mining: per video i,
+    (1 - s(a_i, v_i)) + max(0, s(a_x, v_i)) + max(0, s(a_i, v_x)), where v_x is the most
     similar other-class word vector to video i and a_x the most similar other-class video in the
-    batch to word vector v_i."""
+    batch to word vector v_i. The paper's sum over contrastive classes x is this one hardest
+    term. ``reduction``: "mean" over the batch's videos, or "sum" over them (the paper's
+    sum over i)."""
+    check_reduction(reduction)
     sims = F.normalize(embeddings, dim=1) @ F.normalize(class_vectors, dim=1).T  # (B, C)
     positive = sims.gather(1, labels[:, None]).squeeze(1)
     own_class = F.one_hot(labels, class_vectors.shape[0]).bool()
@@ -142,15 +154,21 @@ def pairwise_ranking_loss(embeddings, labels, class_vectors):
     video_vs_verb = sims[:, labels]  # [j, i] = s(a_j, v_{y_i})
     same = labels[:, None] == labels[None, :]
     hard_video = video_vs_verb.masked_fill(same, float("-inf")).max(0).values.clamp(min=0)
-    return (1 - positive + hard_verb + hard_video).mean()
+    per_video = 1 - positive + hard_verb + hard_video
+    return per_video.mean() if reduction == "mean" else per_video.sum()
 
 
-def dual_loss(embeddings, logits, labels, class_vectors, lam):
-    """L_Dual = L_PR + lambda * L_CE, with L_CE on the sigmoid classification outputs.
-    Returns (total, ranking, cross-entropy)."""
-    ranking = pairwise_ranking_loss(embeddings, labels, class_vectors)
+def dual_loss(embeddings, logits, labels, class_vectors, lam, reduction="mean"):
+    """L_Dual = L_PR + lambda * L_CE, with L_CE the binary cross-entropy of the sigmoid
+    classification outputs against the one-hot labels. Returns (total, ranking, cross-entropy).
+
+    ``reduction="mean"``: L_PR is the mean over the batch's videos and L_CE the mean over
+    videos x classes. ``reduction="sum"`` (the paper's sums): L_PR is summed over the videos
+    and L_CE over videos and classes, so that lambda * L_CE weighs n_classes times more
+    against L_PR than under "mean"."""
+    ranking = pairwise_ranking_loss(embeddings, labels, class_vectors, reduction)
     onehot = F.one_hot(labels, logits.shape[1]).float()
-    cross_entropy = F.binary_cross_entropy_with_logits(logits, onehot)
+    cross_entropy = F.binary_cross_entropy_with_logits(logits, onehot, reduction=reduction)
     return ranking + lam * cross_entropy, ranking, cross_entropy
 
 

@@ -18,9 +18,10 @@ CLASSES = LABELS / "classes.json"  # class names, their words and word vectors
 FEATURES = Path("data/features")  # HDF5 shards of clip features
 FAILED = FEATURES / "failed.csv"  # videos that failed during extraction
 PCA = Path("data/pca")
-PCA_MODEL = PCA / "model.npz"  # the fitted projection, as arrays
+PCA_MODEL = PCA / "model.npz"  # the projection fitted on every video (ratio "all"), as arrays
 PCA_SHARDS = PCA / "shards"  # the features projected, same shard layout
 SEQUENCES = Path("data/sequence/sequences.h5")
+LEAKAGE = Path("data/leakage.json")  # per class: nearest pretraining class, flagged
 SPLITS = Path("data/splits.json")
 TRAIN = Path("data/train")  # TRAIN/VARIANT/RATIO/split-k.{pt,npz,json}
 BASELINE = Path("data/baseline")  # BASELINE/RATIO/split-k.npz
@@ -29,10 +30,12 @@ METRICS = Path("metrics")
 PCA_METRICS = METRICS / "pca.json"
 ZSL_METRICS = METRICS / "zsl.json"
 TRAIN_METRICS = METRICS / "train.json"
+PROTOCOL_METRICS = METRICS / "protocol.json"  # how the zero-shot metrics were measured
 LOSS_PLOTS = METRICS / "train"  # LOSS_PLOTS/VARIANT_RATIO.csv
 WORDNET_METRICS = METRICS / "wordnet.json"
 ANALOGY_METRICS = METRICS / "analogy.json"
 LABEL_SEMANTICS_METRICS = METRICS / "label_semantics.json"
+LEAKAGE_METRICS = METRICS / "leakage.json"
 
 PLOTS = Path("plots")
 CONFUSION = PLOTS / "confusion.csv"
@@ -71,6 +74,12 @@ def split_files(directory, suffix):
     """The split files with ``suffix`` in a run directory, in split order."""
     return sorted(Path(directory).glob(f"split-*{suffix}"),
                   key=lambda p: int(p.name[len("split-"):-len(suffix)]))
+
+
+def projection_file(ratio, k):
+    """The PCA projection that split ``k`` of a ratio trains and is tested with: fitted on its
+    training videos alone (or on every video, with ``pca.fit_on: all``)."""
+    return PCA_MODEL if ratio == ALL else split_file(PCA / ratio, k, ".npz")
 
 
 def loss_plot(variant, ratio):

@@ -11,11 +11,19 @@ from action2vec.shards import (ShardWriter, iter_videos, read_attrs, read_rows,
                                shard_paths, video_index)
 
 
-def sample_rows(directory, max_samples, seed):
+def sample_rows(directory, max_samples, seed, videos=None):
     """Up to ``max_samples`` clip feature vectors drawn uniformly without replacement, and the
-    number of clips. The draw is over the clips ordered by video id, then clip, so it does not
-    depend on which shard a video is in."""
-    videos = list(video_index(directory).values())
+    number of clips, from the videos whose ids are in ``videos`` (None: every video). The draw
+    is over the clips ordered by video id, then clip, so it does not depend on which shard a
+    video is in."""
+    index = video_index(directory)
+    if videos is not None:
+        missing = sorted(set(videos) - set(index))
+        if missing:
+            raise Action2VecError(f"{directory} has no features for {len(missing)} videos to fit "
+                                  f"PCA on, e.g. {missing[:3]}; rerun the splits stage")
+        index = {v: index[v] for v in sorted(videos)}
+    videos = list(index.values())
     total = sum(v.stop - v.start for v in videos)
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(total, min(total, max_samples), replace=False))
@@ -29,10 +37,10 @@ PICKLE_REFUSED = ("refused: it holds or is read as pickled data, which could run
 
 
 class Projection:
-    """A fitted PCA followed by one global scale that gives the projected features unit mean
-    variance: raw fc7 activations are in the tens, which saturates the LSTM gates (on the
-    rendered dataset the scale lifted zero-shot top-1 from 0.35 to 0.53). Relative variances
-    of the components are kept (no whitening).
+    """A fitted PCA followed by one global scale, which (with ``pca.scale``) gives the projected
+    features unit mean variance: raw fc7 activations are in the tens, which can saturate the
+    LSTM gates. Relative variances of the components are kept (no whitening). Whether the scale
+    helps is judged on validation classes (see README).
 
     Held as plain arrays and stored as an .npz archive of them (``save``, ``load``), never as
     a pickle: opening a project's PCA runs no code from it."""
@@ -51,10 +59,11 @@ class Projection:
         self.n_samples = int(n_samples)  # feature vectors the PCA was fitted on
 
     @classmethod
-    def from_pca(cls, pca):
-        """The Projection of a fitted scikit-learn PCA."""
-        return cls(pca.components_, pca.mean_, 1 / np.sqrt(np.mean(pca.explained_variance_)),
-                   pca.explained_variance_, pca.explained_variance_ratio_, pca.n_samples_)
+    def from_pca(cls, pca, scale=True):
+        """The Projection of a fitted scikit-learn PCA; ``scale=False`` keeps the raw units."""
+        factor = 1 / np.sqrt(np.mean(pca.explained_variance_)) if scale else 1.0
+        return cls(pca.components_, pca.mean_, factor, pca.explained_variance_,
+                   pca.explained_variance_ratio_, pca.n_samples_)
 
     @property
     def dims(self):
@@ -124,17 +133,18 @@ def read_npz(path, dims):
     return arrays
 
 
-def fit_pca(directory, dims, max_samples, seed):
-    """A Projection with ``dims`` components; too few feature vectors for that is an error."""
+def fit_pca(directory, dims, max_samples, seed, videos=None, scale=True):
+    """A Projection with ``dims`` components fitted on the clips of ``videos`` (ids; None: every
+    video); too few feature vectors for that is an error."""
     from sklearn.decomposition import PCA  # here: slow to import, and only fitting needs it
 
-    sample, total = sample_rows(directory, max_samples, seed)
+    sample, total = sample_rows(directory, max_samples, seed, videos)
     if len(sample) < dims:
         raise Action2VecError(
             f"pca.dims: {dims} components need at least {dims} clip feature vectors, but "
-            f"{directory} has only {total}; lower pca.dims or add videos")
+            f"{directory} has only {total} to fit on; lower pca.dims or add videos")
     pca = PCA(n_components=dims, svd_solver="randomized", random_state=seed)
-    return Projection.from_pca(pca.fit(sample))
+    return Projection.from_pca(pca.fit(sample), scale)
 
 
 def transform_shards(in_dir, out_dir, projection, max_videos):

@@ -6,7 +6,8 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
-from action2vec.shards import STRING
+from action2vec import Action2VecError
+from action2vec.shards import STRING, iter_videos
 
 
 def pad_or_clip(features, steps):
@@ -34,6 +35,27 @@ def write_sequences(path, videos, steps, dim):
         f.create_dataset("video_id", data=ids, dtype=STRING)
         f.create_dataset("label", data=labels, dtype=STRING)
     return len(ids)
+
+
+def project_sequences(directory, index, projection):
+    """read_sequences's dict for the videos of ``index`` (a sequence file's Index), built from
+    the clip features of ``directory`` projected by ``projection`` (a pca.Projection) at load
+    time: each split projects with its own PCA without a sequence file per split. Each video is
+    projected whole and then clipped, exactly as the pca and sequence stages do."""
+    wanted = dict(zip(index.video_id, range(len(index.video_id))))
+    out = np.zeros((len(wanted), index.steps, projection.dims), dtype=np.float32)
+    found = np.zeros(len(wanted), dtype=bool)
+    for video, _, features in iter_videos(directory):
+        if video in wanted:
+            i = wanted[video]
+            out[i], length = pad_or_clip(projection.transform(features), index.steps)
+            found[i] = length == index.lengths[i]
+    if not found.all():
+        missing = [v for v, ok in zip(index.video_id, found) if not ok]
+        raise Action2VecError(f"{directory} does not match the sequence file for {len(missing)} "
+                              f"videos (e.g. {missing[:3]}); run `dvc repro`")
+    return {"sequences": out, "lengths": np.asarray(index.lengths), "video_id": list(index.video_id),
+            "label": list(index.label)}
 
 
 def read_sequences(path):

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from action2vec import Action2VecError, distributed
 from action2vec.files import atomic
 from action2vec.model import HRNN, HRNNConfig, check_plain, dual_loss, read_plain
-from action2vec.zsl import VARIANTS
+from action2vec.zsl import VARIANTS, top_k_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class TrainConfig:
     lam: float  # weight of the cross-entropy term; 0 trains on the ranking loss alone
     warmup: float  # lambda rises from 0 over this fraction of the first epoch
     seed: int
+    reduction: str = "mean"  # of the loss over the batch: "mean", or "sum" as the paper writes
     device: str = "cpu"
     network: dict = field(default_factory=dict)  # HRNNConfig's settings but the data's sizes
 
@@ -42,7 +43,7 @@ class TrainConfig:
         t, spec = p["train"], VARIANTS[variant]
         return cls(epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"],
                    lam=p["lambda"] if spec["cross_entropy"] else 0.0, warmup=t["lambda_warmup"],
-                   seed=p["seed"], device=t["device"],
+                   seed=p["seed"], reduction=t["loss_reduction"], device=t["device"],
                    network={"kind": spec["kind"], "chunk": t["chunk"], "lstm1": t["lstm1"],
                             "lstm2": t["lstm2"], "dropout": t["dropout"],
                             "attention": t["attention"] if spec["attention"] else 0})
@@ -53,22 +54,37 @@ def seed_everything(seed):
     np.random.seed(seed)
 
 
+def class_rows(data, classes, exclude=()):
+    """(row mask, targets indexing ``classes``) of the videos of ``data`` whose label is one of
+    ``classes`` and whose id is not in ``exclude``."""
+    index = {c: i for i, c in enumerate(classes)}
+    skip = set(exclude)
+    rows = np.array([label in index and video not in skip
+                     for video, label in zip(data["video_id"], data["label"])], dtype=bool)
+    return rows, np.array([index[label] for label in np.array(data["label"])[rows]], dtype=np.int64)
+
+
 def fit_split(data, class_vectors, split, config, resume=None, progress=True):
-    """(model, history): a new HRNN trained on the seen classes of ``split`` alone: their
-    videos, their word vectors, and a classification head with one output per seen class.
-    ``data`` is ``read_sequences``'s dict, ``class_vectors`` maps class names to word vectors;
-    the targets index ``split["seen"]``."""
+    """(model, history): a new HRNN trained on the seen classes of ``split`` alone (their videos
+    but the held-out ones, their word vectors, a classification head with one output per seen
+    class), at the epoch whose zero-shot top-1 on the split's validation classes is best (the
+    last epoch when it has none). ``data`` is ``read_sequences``'s dict, ``class_vectors`` maps
+    class names to word vectors; the targets index ``split["seen"]``. No video of another class
+    reaches the model."""
     seen = split["seen"]
-    index = {c: i for i, c in enumerate(seen)}
-    rows = np.array([label in index for label in data["label"]])
-    targets = np.array([index[label] for label in np.array(data["label"])[rows]])
+    rows, targets = class_rows(data, seen, split.get("held_out", ()))
+    validation = None
+    if split.get("validation"):
+        vrows, vtargets = class_rows(data, split["validation"])
+        validation = (data["sequences"][vrows], data["lengths"][vrows], vtargets,
+                      np.array([class_vectors[c] for c in split["validation"]], dtype=np.float32))
     seed_everything(config.seed)
     model = HRNN(HRNNConfig(input_dim=data["sequences"].shape[2],
                             embed_dim=len(next(iter(class_vectors.values()))),
                             n_classes=len(seen), **config.network))
     history = train(model, data["sequences"][rows], data["lengths"][rows], targets,
                     np.array([class_vectors[c] for c in seen], dtype=np.float32), config,
-                    resume=resume, progress=progress)
+                    resume=resume, progress=progress, validation=validation)
     return model, history
 
 
@@ -94,10 +110,14 @@ def one_cpu_thread(device):
         torch.set_num_threads(before)
 
 
-def train(model, sequences, lengths, targets, class_vectors, config, resume=None, progress=True):
-    """Adam on the dual loss; returns the history, one dict per epoch (mean loss terms).
+def train(model, sequences, lengths, targets, class_vectors, config, resume=None, progress=True,
+          validation=None):
+    """Adam on the dual loss; returns the history, one dict per epoch (loss terms per video).
 
-    ``targets`` index ``class_vectors`` (the seen classes' word vectors). With ``resume`` (a
+    ``targets`` index ``class_vectors`` (the seen classes' word vectors). With ``validation``
+    (sequences, lengths, targets, class vectors of validation classes), each epoch's zero-shot
+    top-1 on them is recorded, and the model ends with the weights of the best epoch (the
+    first, on ties), marked ``chosen`` in the history. With ``resume`` (a
     path), the full training state is saved there after every epoch and, if the file exists,
     training continues from it; a resumed run ends exactly as an uninterrupted one.
 
@@ -120,7 +140,7 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
         scaler = torch.amp.GradScaler("cuda", enabled=cuda)
         order = torch.Generator().manual_seed(config.seed)
         steps_per_epoch = -(-len(x) // config.batch_size)
-        history, step, first = [], 0, 0
+        history, step, first, best = [], 0, 0, None
         state = load_state(resume, device) if resume and Path(resume).is_file() else None
         if state:
             model.load_state_dict(state["model"])
@@ -130,6 +150,7 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
             order.set_state(state["order"])
             torch.set_rng_state(state["rng"])
             history, step, first = state["history"], state["step"], len(state["history"])
+            best = state.get("best")
             log.info("resuming training after epoch %d from %s", first, resume)
         bar = tqdm(range(first, config.epochs), desc="train", unit="epoch", disable=not progress,
                    initial=first, total=config.epochs)
@@ -142,26 +163,48 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
                     embeddings, logits = net(x[idx].to(device, non_blocking=True),
                                              n_steps[idx].to(device))
                 total, ranking, cross_entropy = dual_loss(embeddings.float(), logits.float(),
-                                                          y[idx].to(device), vectors, weight)
+                                                          y[idx].to(device), vectors, weight,
+                                                          config.reduction)
                 optimizer.zero_grad()
                 scaler.scale(total).backward()
                 scaler.step(optimizer)
                 scaler.update()
-                sums += [total.item() * len(idx), ranking.item() * len(idx),
-                         cross_entropy.item() * len(idx)]
+                per_batch = len(idx) if config.reduction == "mean" else 1  # to a batch's sum
+                sums += [total.item() * per_batch, ranking.item() * per_batch,
+                         cross_entropy.item() * per_batch]
                 step += 1
             means = np.sum(distributed.gather(sums), axis=0) / len(x)
             row = dict(zip(("loss", "ranking_loss", "cross_entropy"), means.tolist()))  # floats
             history.append({"epoch": epoch + 1, **row, "lambda": weight})
+            if validation is not None:
+                best = validate(model, validation, config.device, history[-1], best)
+                model.train()
             bar.set_postfix(loss=f"{row['loss']:.4f}")
             if resume and rank == 0:
                 save_state(resume, {"model": model.state_dict(),
                                     "optimizer": optimizer.state_dict(),
                                     "scaler": scaler.state_dict(), "order": order.get_state(),
                                     "rng": torch.get_rng_state(), "history": history,
-                                    "step": step})
+                                    "step": step, "best": best})
+        if best is not None:
+            model.load_state_dict(best["model"])
+            for row in history:
+                row["chosen"] = row["epoch"] == best["epoch"]
         model.eval()
         return history
+
+
+def validate(model, validation, device, row, best):
+    """Record the model's zero-shot top-1 on the validation classes in the epoch's history
+    ``row``; returns the best epoch so far ({"epoch", "top1", "model": weights})."""
+    sequences, lengths, targets, class_vectors = validation
+    top1 = top_k_accuracy(embed(model, sequences, lengths, device=device), targets,
+                          class_vectors, 1)
+    row["validation_top1"] = top1
+    if best is None or top1 > best["top1"]:
+        best = {"epoch": row["epoch"], "top1": top1,
+                "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+    return best
 
 
 def save_state(path, state):

@@ -1,8 +1,12 @@
 """The zero-shot protocol (section 4.1, Table 1): the trained variants, the seen/unseen class
-ratios, drawing the class splits, and ranking classes for a video by the cosine similarity of
-its embedding to their word vectors."""
+ratios, drawing the class splits (with validation classes and held-out seen videos), ranking
+classes for a video by the cosine similarity of its embedding to their word vectors, and the
+metrics: zero-shot top-1/top-5, generalized zero-shot accuracy, and bootstrap intervals."""
 
+import csv
+import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -19,22 +23,177 @@ VARIANTS = {
     "stacked_lstm": {"kind": "stacked", "attention": False, "cross_entropy": True},
     "single_lstm": {"kind": "single", "attention": False, "cross_entropy": True},
 }
-# Zero-shot protocols: seen/unseen percentages of the classes -> the unseen fraction.
-RATIOS = {"50_50": 0.5, "80_20": 0.2, "90_10": 0.1}
+# Zero-shot protocols -> the unseen fraction of the classes: seen/unseen percentages drawn at
+# random, or None for TruZe's fixed published split (Gowda et al., GCPR 2021), whose unseen
+# classes have no counterpart among the Kinetics-400 classes.
+TRUZE = "truze"
+RATIOS = {"50_50": 0.5, "80_20": 0.2, "90_10": 0.1, TRUZE: None}
+
+# The roles of the videos a split does not train on (see split_roles).
+UNSEEN, VALIDATION, HELD_OUT = "unseen", "validation", "held_out"
+# Random streams of a split beyond its unseen classes, so each draw has its own seed. Non-zero:
+# numpy pads a seed list with zeros, so [s, r, k, 0] would repeat the draw of [s, r, k].
+VALIDATION_STREAM, HELD_OUT_STREAM = 1, 2
+
+TOP_K = 5
+TOP5_UNDEFINED = ("top-5 is null where there are 5 or fewer candidate classes: the true class "
+                  "is then always among the 5 nearest, so top-5 would be 1.0 for every method, "
+                  "chance included")
 
 
-def draw_splits(classes, ratios, n_splits, seed):
-    """{ratio: [{"seen": [...], "unseen": [...]}, ...]}: n_splits random class splits per ratio,
-    each drawn from (seed, ratio, index) so adding splits or ratios keeps the earlier ones;
-    plus "all": one split that trains on every class (for the semantic evaluations)."""
+def draw_splits(classes, videos, ratios, n_splits, seed, validation, held_out, dataset,
+                exclude=()):
+    """{ratio: [split, ...], "all": [split]}: n_splits splits per ratio, each a dict of sorted
+    lists {"seen": classes trained on, "validation": validation classes, "unseen": test classes,
+    "held_out": ids of seen-class videos kept out of training (generalized zero-shot)}.
+
+    ``videos`` is [(video_id, class), ...] of every video with features. Random ratios draw
+    their unseen classes from (seed, seen percentage, index), and every other draw has its own
+    seed too, so adding splits or ratios keeps the earlier ones; ``exclude`` (classes that a
+    backbone's pretraining names) are never drawn as unseen. The truze ratio takes its unseen
+    classes from the published list (see truze_split; ``exclude`` does not apply, TruZe already
+    leaves Kinetics-400's classes out); its n_splits splits differ in their validation classes
+    and held-out videos. Of the other classes, round(validation * their number) (at least 1
+    when validation > 0) become validation classes, which are neither trained on nor tested as
+    unseen; of each seen class's videos, round(held_out * their number) are held out (at least 1
+    when held_out > 0 and the class has 2 videos or more, never all). "all" trains on every
+    class (for the semantic evaluations)."""
+    classes = sorted(classes)
+    by_class = videos_by_class(classes, videos)
+    excluded = set(exclude)
+    unknown = sorted(excluded - set(classes))
+    if unknown:
+        raise Action2VecError(f"leakage.exclude: classes {unknown} are not among the "
+                              f"{len(classes)} classes")
     splits = {}
     for ratio in ratios:
-        splits[ratio] = []
-        for k in range(n_splits):
-            seen, unseen = split_classes(classes, RATIOS[ratio], [seed, int(ratio[:2]), k])
-            splits[ratio].append({"seen": seen, "unseen": unseen})
-    splits[ALL] = [{"seen": sorted(classes), "unseen": sorted(classes)}]
+        fixed = truze_split(dataset, classes)[1] if RATIOS[ratio] is None else None
+        splits[ratio] = [draw_split(classes, by_class, ratio, k, seed, validation, held_out,
+                                    fixed, excluded) for k in range(n_splits)]
+    splits[ALL] = [{"seen": classes, "validation": [], "unseen": classes, "held_out": []}]
     return splits
+
+
+def draw_split(classes, by_class, ratio, k, seed, validation, held_out, unseen, exclude):
+    """Split ``k`` of ``ratio`` (see draw_splits); ``unseen`` is None for a random ratio."""
+    stream = [seed, ratio_stream(ratio), k]
+    if unseen is None:
+        try:
+            unseen = split_classes(classes, RATIOS[ratio], stream, exclude)[1]
+        except ValueError as exc:
+            raise Action2VecError(f"zsl.ratios: ratio {ratio}: {exc}") from None
+    rest = [c for c in classes if c not in unseen]
+    validation_classes = draw_validation(rest, validation, stream + [VALIDATION_STREAM], ratio)
+    seen = [c for c in rest if c not in validation_classes]
+    held = [v for c in seen for v in draw_held_out(
+        by_class[c], held_out, stream + [HELD_OUT_STREAM, stable_int(c)])]
+    return {"seen": seen, "validation": validation_classes, "unseen": sorted(unseen),
+            "held_out": sorted(held)}
+
+
+def ratio_stream(ratio):
+    """The ratio's number in its splits' seeds: its seen percentage (80 for 80_20), 0 for truze."""
+    return 0 if RATIOS[ratio] is None else int(ratio[:2])
+
+
+def stable_int(text):
+    """A 64-bit number from ``text``, the same in every run and on every machine (hash() is
+    salted per process)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def videos_by_class(classes, videos):
+    """{class: sorted video ids}; a video of another class or a repeated id is an error."""
+    by_class, ids = {c: [] for c in classes}, set()
+    for video_id, label in videos:
+        if label not in by_class:
+            raise Action2VecError(f"video {video_id!r} has class {label!r}, which is not among "
+                                  f"the {len(classes)} classes")
+        if video_id in ids:
+            raise Action2VecError(f"video {video_id!r} is listed twice")
+        ids.add(video_id)
+        by_class[label].append(video_id)
+    return {c: sorted(v) for c, v in by_class.items()}
+
+
+def draw_validation(classes, validation, seed, ratio):
+    """round(validation * len(classes)) validation classes (at least 1 when validation > 0),
+    leaving at least 2 classes to train on."""
+    n = max(1, round(validation * len(classes))) if validation > 0 else 0
+    if len(classes) - n < 2:
+        raise Action2VecError(f"zsl.validation: {validation} of the {len(classes)} classes that "
+                              f"ratio {ratio} does not test leaves {len(classes) - n} to train on; "
+                              "at least 2 are needed")
+    return sorted(np.random.default_rng(seed).choice(classes, n, replace=False).tolist())
+
+
+def draw_held_out(videos, held_out, seed):
+    """round(held_out * len(videos)) of one class's video ids, at least 1 when held_out > 0 and
+    the class has 2 videos or more, never all of them (the class must still be trained on)."""
+    n = min(max(1, round(held_out * len(videos))), len(videos) - 1) if held_out > 0 else 0
+    if n <= 0:
+        return []
+    return sorted(np.random.default_rng(seed).choice(videos, n, replace=False).tolist())
+
+
+def training_videos(split, videos):
+    """Sorted ids of the videos ``split`` trains on: its seen classes' videos, less those held
+    out. ``videos`` is [(video_id, class), ...]."""
+    seen, held = set(split["seen"]), set(split["held_out"])
+    return sorted(v for v, label in videos if label in seen and v not in held)
+
+
+def split_roles(split, videos):
+    """{video_id: role} of every video ``split`` does not train on, in id order: "unseen" (a test
+    class), "validation" (a validation class) or "held_out" (a held-out seen-class video). In
+    "all", which trains on every class, every video is "unseen"."""
+    unseen, validation = set(split["unseen"]), set(split["validation"])
+    held = set(split["held_out"])
+    roles = {}
+    for video_id, label in sorted(videos):
+        if label in unseen:
+            roles[video_id] = UNSEEN
+        elif label in validation:
+            roles[video_id] = VALIDATION
+        elif video_id in held:
+            roles[video_id] = HELD_OUT
+    return roles
+
+
+def truze_lists():
+    """{dataset: {"seen": [...], "unseen": [...]}}: the packaged TruZe class lists."""
+    lists = {}
+    path = resources.files("action2vec") / "resources" / "truze_splits.csv"
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            lists.setdefault(row["dataset"], {"seen": [], "unseen": []})[row["role"]].append(
+                row["class"])
+    return lists
+
+
+def truze_split(dataset, classes):
+    """(seen, unseen): TruZe's published split (UCF101 67/34, HMDB51 29/22) of ``classes``.
+
+    A subset of the dataset's classes (a trimmed layout) gets the split restricted to the
+    classes present; a class that the list does not name is an error, and so is a dataset
+    that TruZe does not cover."""
+    lists = truze_lists()
+    if dataset not in lists:
+        raise Action2VecError(f"zsl.ratios: the truze split exists for {sorted(lists)} only, "
+                              f"not for dataset {dataset!r}")
+    listed = lists[dataset]
+    unknown = sorted(set(classes) - set(listed["seen"]) - set(listed["unseen"]))
+    if unknown:
+        raise Action2VecError(f"zsl.ratios: truze: classes {unknown} are not in the TruZe list "
+                              f"of {dataset}")
+    present = set(classes)
+    seen = sorted(c for c in listed["seen"] if c in present)
+    unseen = sorted(c for c in listed["unseen"] if c in present)
+    if not unseen or len(seen) < 2:
+        raise Action2VecError(f"zsl.ratios: truze: the {len(classes)} classes hold {len(unseen)} "
+                              f"of TruZe's unseen and {len(seen)} of its seen classes of "
+                              f"{dataset}; at least 1 unseen and 2 seen are needed")
+    return seen, unseen
 
 
 def read_splits(path, ratio):
@@ -47,19 +206,26 @@ def read_splits(path, ratio):
     return splits[ratio]
 
 
-def split_classes(classes, unseen_fraction, seed):
-    """(seen, unseen): a random split over classes, drawn from ``seed`` (an int or a list)."""
+def split_classes(classes, unseen_fraction, seed, exclude=()):
+    """(seen, unseen): a random split over classes, drawn from ``seed`` (an int or a list).
+    round(unseen_fraction * all classes) are unseen, drawn from those not in ``exclude``."""
     classes = sorted(classes)
     rng = np.random.default_rng(seed)
     n_unseen = max(1, int(round(unseen_fraction * len(classes))))
     if n_unseen >= len(classes) - 1:
         raise ValueError(f"unseen fraction {unseen_fraction} of {len(classes)} classes leaves "
                          "fewer than 2 seen classes to train on")
-    unseen = sorted(rng.choice(classes, n_unseen, replace=False).tolist())
+    exclude = set(exclude)
+    pool = [c for c in classes if c not in exclude]
+    if n_unseen > len(pool):
+        raise ValueError(f"{n_unseen} unseen classes are needed but leakage.exclude leaves only "
+                         f"{len(pool)} of the {len(classes)} classes to draw them from")
+    unseen = sorted(rng.choice(pool, n_unseen, replace=False).tolist())
     return [c for c in classes if c not in unseen], unseen
 
 
 def normalise(x):
+    """Rows scaled to unit length (a zero row stays zero)."""
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
@@ -76,10 +242,83 @@ def top_k_accuracy(embeddings, targets, class_vectors, k):
 
 
 def zero_shot_report(embeddings, targets, class_vectors):
-    """top-1 and top-5 (capped at the number of classes) accuracy."""
+    """{"top1", "top5"}: the fraction of videos whose true class (an index into
+    ``class_vectors``) is the nearest, or among the 5 nearest. top5 is None with 5 or fewer
+    candidate classes, where it would be 1.0 by construction (TOP5_UNDEFINED says so)."""
     hits = rank_classes(embeddings, class_vectors) == np.asarray(targets)[:, None]
-    k5 = min(5, len(class_vectors))
-    return {"top1": float(hits[:, 0].mean()), "top5": float(hits[:, :k5].any(1).mean())}
+    top5 = float(hits[:, :TOP_K].any(1).mean()) if len(class_vectors) > TOP_K else None
+    return {"top1": float(hits[:, 0].mean()), "top5": top5}
+
+
+def gzsl_rows(embeddings, targets, class_vectors, seen_mask):
+    """(N, 3) int rows [true class, predicted class, 1 if the true class is seen]: each test
+    video's nearest class among all of ``class_vectors`` (generalized zero-shot: a seen class
+    can take an unseen-class video, and the other way round)."""
+    seen_mask = np.asarray(seen_mask, dtype=bool)
+    if len(seen_mask) != len(class_vectors):
+        raise ValueError(f"seen_mask has {len(seen_mask)} entries for {len(class_vectors)} classes")
+    targets = np.asarray(targets, dtype=np.int64)
+    predicted = rank_classes(embeddings, class_vectors)[:, 0]
+    return np.stack([targets, predicted, seen_mask[targets]], axis=1).astype(np.int64)
+
+
+def gzsl_from_rows(rows):
+    """{"seen", "unseen", "harmonic"} of gzsl_rows' rows (see gzsl_report)."""
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+    seen = mean_class_accuracy(rows[rows[:, 2] == 1])
+    unseen = mean_class_accuracy(rows[rows[:, 2] == 0])
+    if seen is None or unseen is None:
+        return {"seen": seen, "unseen": unseen, "harmonic": None}
+    harmonic = 2 * seen * unseen / (seen + unseen) if seen + unseen > 0 else 0.0
+    return {"seen": seen, "unseen": unseen, "harmonic": harmonic}
+
+
+def mean_class_accuracy(rows):
+    """The mean over the classes present in ``rows`` of each class's top-1 (None without rows):
+    each class weighs the same whatever its number of videos (Xian et al., CVPR 2017)."""
+    if not len(rows):
+        return None
+    total = np.bincount(rows[:, 0])
+    correct = np.bincount(rows[:, 0], weights=rows[:, 0] == rows[:, 1], minlength=len(total))
+    present = total > 0
+    return float(np.mean(correct[present] / total[present]))
+
+
+def gzsl_report(embeddings, targets, class_vectors, seen_mask):
+    """Generalized zero-shot accuracy (Xian et al., CVPR 2017; for video, Mandal et al., CVPR
+    2019): every test video (held-out seen-class videos and unseen-class videos) is ranked
+    among all classes; "seen" and "unseen" are the mean per-class top-1 over the seen and the
+    unseen classes that have test videos, "harmonic" is 2su/(s+u) (0 when both are 0), which is
+    high only when neither side is sacrificed to the other. A side without test videos is
+    None, and so is the harmonic mean. ``targets`` index ``class_vectors``; ``seen_mask``
+    marks the seen classes among them."""
+    return gzsl_from_rows(gzsl_rows(embeddings, targets, class_vectors, seen_mask))
+
+
+def bootstrap_interval(samples, statistic, n_resamples, seed, level=0.95):
+    """(low, high): the central ``level`` percentile interval of a mean over splits, under a
+    two-level bootstrap: each resample draws splits with replacement, then the rows (one per
+    test video) of each drawn split with replacement, applies ``statistic`` (rows -> number) to
+    each drawn split and averages. Both the choice of classes (splits) and of test videos move
+    the score, so both are resampled. ``samples`` is a list over splits of row arrays;
+    n_resamples 0 gives (None, None). A resample whose statistic is NaN (undefined, e.g. a
+    generalized zero-shot score that drew no video of one side) is left out. The same seed
+    gives the same interval."""
+    if n_resamples == 0:
+        return None, None
+    if not 0 < level < 1:
+        raise ValueError(f"level {level} must lie between 0 and 1")
+    if not len(samples) or any(len(rows) == 0 for rows in samples):
+        raise ValueError("bootstrap_interval needs at least one split, and rows in every split")
+    rng = np.random.default_rng(seed)
+    values = np.empty(n_resamples)
+    for i in range(n_resamples):
+        drawn = [samples[j] for j in rng.integers(len(samples), size=len(samples))]
+        values[i] = np.mean([statistic(rows[rng.integers(len(rows), size=len(rows))])
+                             for rows in drawn])
+    tail = 50 * (1 - level)
+    low, high = np.nanpercentile(values, [tail, 100 - tail])  # NaN: a statistic undefined
+    return float(low), float(high)
 
 
 def single_class_warnings(splits):

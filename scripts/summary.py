@@ -17,25 +17,47 @@ def label(name, entry):
     return f"{name} ({' '.join(used)})" if used else name
 
 
-def zero_shot(zsl):
-    """Top-1 mean ± std per variant (rows) and ratio (columns), as in Table 1."""
+def interval(m, name):
+    """" [low, high]" of a score's confidence interval, or "" without one."""
+    low, high = m.get(f"{name}_low"), m.get(f"{name}_high")
+    return "" if low is None or high is None else f" [{low:.2f}, {high:.2f}]"
+
+
+def by_variant(zsl, title, cell):
+    """One row per variant, one column per ratio, of ``cell(metrics, variant)``."""
     ratios = list(zsl)
     variants = list(dict.fromkeys(v for r in ratios for v in zsl[r]))
     labels = {v: label(v, next(zsl[r][v] for r in ratios if v in zsl[r])) for v in variants}
+    rows = [[labels[v], *("-" if zsl[r].get(v) is None else cell(zsl[r][v], v) for r in ratios)]
+            for v in variants]
+    return f"{title}\n" + table(rows, ["variant", *ratios], right=[False] + [True] * len(ratios))
 
+
+def zero_shot(zsl):
+    """Top-1 mean ± std and interval per variant (rows) and ratio (columns), as in Table 1."""
     def cell(m, v):
-        return ("-" if m is None else f"{m['top1_mean']:.3f}" if v == "chance"
-                else f"{m['top1_mean']:.3f} ± {m['top1_std']:.3f}")
+        if v == "chance":
+            return f"{m['top1_mean']:.3f}"
+        return f"{m['top1_mean']:.3f} ± {m['top1_std']:.3f}{interval(m, 'top1')}"
+    return by_variant(zsl, "zero-shot top-1 (mean ± std over splits [95% bootstrap interval])",
+                      cell)
 
-    rows = [[labels[v], *(cell(zsl[r].get(v), v) for r in ratios)] for v in variants]
-    return ("zero-shot top-1 (mean ± std over splits)\n" +
-            table(rows, ["variant", *ratios], right=[False] + [True] * len(ratios)))
+
+def generalized(zsl):
+    """Validation top-1 and generalized zero-shot seen / unseen / harmonic mean."""
+    def cell(m, v):
+        scores = [m.get(f"{k}_mean") for k in ("validation_top1", "gzsl_seen", "gzsl_unseen",
+                                                "gzsl_harmonic")]
+        return " / ".join("-" if s is None else f"{s:.3f}" for s in scores)
+    return by_variant(zsl, "validation top-1 / generalized zero-shot seen / unseen / harmonic",
+                      cell)
 
 
 def main():
     zsl, wordnet, analogy = read(ZSL_METRICS), read(WORDNET_METRICS), read(ANALOGY_METRICS)
     if zsl:
         print(zero_shot(zsl), end="\n\n")
+        print(generalized(zsl), end="\n\n")
     if wordnet:
         print(f"WordNet vs embeddings ({wordnet['n_classes']} verbs, Spearman): " +
               ", ".join(f"{label(k, wordnet if k == baseline.NAME else {})} {wordnet[k]:.3f}"

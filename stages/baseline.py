@@ -4,7 +4,11 @@ Laplacian regularisation (params: baseline).
 
 Usage: python stages/baseline.py RATIO
 
-Writes data/baseline/RATIO/split-k.npz: the predicted word vectors of the unseen classes' videos.
+The regression is fitted on each split's training videos alone (its seen classes, held-out
+videos excepted) and pools the backbone's raw features, not their PCA projection: the paper's
+"pooled C3D fc7". Writes data/baseline/RATIO/split-k.npz: the predicted word vectors of every
+video not trained on, each with its role ("unseen", "validation", "held_out"), as the train
+stage does.
 """
 
 import sys
@@ -12,13 +16,12 @@ import sys
 import numpy as np
 
 from action2vec import Action2VecError, params
-from action2vec.baseline import fit_laplacian_krr, pooled
+from action2vec.baseline import fit_laplacian_krr, pooled_features
 from action2vec.labels import read_classes
-from action2vec.paths import CLASSES, SEQUENCES, SPLITS, baseline_dir, split_file
-from action2vec.sequences import read_sequences
+from action2vec.paths import CLASSES, FEATURES, SEQUENCES, SPLITS, baseline_dir, split_file
+from action2vec.sequences import read_index
 from action2vec.stage import run
-from action2vec.zsl import read_splits
-
+from action2vec.zsl import read_splits, split_roles, training_videos
 
 
 def main():
@@ -27,19 +30,23 @@ def main():
     ratio = sys.argv[1]
     cfg = params.load("baseline")["baseline"]
     splits = read_splits(SPLITS, ratio)
-    data = read_sequences(SEQUENCES)
+    index = read_index(SEQUENCES)
     vectors = read_classes(CLASSES).vectors
-    features = pooled(data["sequences"], data["lengths"])
-    labels = np.array(data["label"])
+    features = pooled_features(FEATURES, index)
+    ids, labels = np.array(index.video_id), np.array(index.label)
+    videos = list(zip(index.video_id, index.label))
     out = baseline_dir(ratio)
     out.mkdir(parents=True, exist_ok=True)
     for k, split in enumerate(splits):
-        train, test = np.isin(labels, split["seen"]), np.isin(labels, split["unseen"])
+        train = np.isin(ids, training_videos(split, videos))
+        roles = split_roles(split, videos)
+        test = np.array([video in roles for video in ids], dtype=bool)
         model = fit_laplacian_krr(features[train], np.array([vectors[c] for c in labels[train]]),
                                   cfg["alpha"], cfg["gamma"], cfg["laplacian"],
                                   cfg["neighbours"])
-        np.savez(split_file(out, k, ".npz"), video_id=np.array(data["video_id"])[test],
-                 label=labels[test], embedding=model.predict(features[test]))
+        np.savez(split_file(out, k, ".npz"), video_id=ids[test], label=labels[test],
+                 role=np.array([roles[video] for video in ids[test]]),
+                 embedding=model.predict(features[test]))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 recorded beside the pooled features' score).
 
 - Word matrices (4.2.1, Table 3): Wu-Palmer similarity between the verbs (the gold standard)
-  against the cosine similarity of Action2Vec, the word vectors and the time-pooled features,
-  by row-wise Spearman correlation. Class names of several words are not WordNet entries, so the
+  against the cosine similarity of Action2Vec, the word vectors and the backbone's raw features
+  pooled over time, by row-wise Spearman correlation. Class names of several words are not WordNet entries, so the
   unit is the verb: a verb's vector is the mean over all videos of the classes with that verb.
 - Vector arithmetic (4.2.2, Table 4): ``verb noun1 - noun1 + noun2`` -> nearest class.
 - Figure 2: t-SNE of the class embeddings.
@@ -19,12 +19,12 @@ import pandas as pd
 
 from action2vec import Action2VecError, baseline, params, wordnet
 from action2vec.labels import load_vectors, phrase_vector, read_classes, read_name_map
-from action2vec.paths import (ANALOGY_EXAMPLES, ANALOGY_METRICS, CLASSES, EMBEDDINGS,
+from action2vec.paths import (ANALOGY_EXAMPLES, ANALOGY_METRICS, CLASSES, EMBEDDINGS, FEATURES,
                               SEQUENCES, TSNE, WORDNET_METRICS)
 from action2vec.plots import tsne_png
 from action2vec.semantics import (class_means, class_verb, cosine_matrix, in_wordnet,
                                   rowwise_spearman, vector_arithmetic, wup_matrix)
-from action2vec.sequences import read_sequences
+from action2vec.sequences import read_index
 from action2vec.stage import run
 
 log = logging.getLogger("semantics")
@@ -42,8 +42,8 @@ def verb_matrices(a2v, features, video_verbs, verbs, vectors, wn, simulate_root)
 def main():
     p = params.load("semantics")
     saved = np.load(EMBEDDINGS)
-    data = read_sequences(SEQUENCES)
-    if list(saved["video_id"]) != data["video_id"]:
+    index = read_index(SEQUENCES)
+    if list(saved["video_id"]) != index.video_id:
         raise Action2VecError(f"{EMBEDDINGS} and {SEQUENCES} list different videos; "
                               "rerun train_all")
     classes = read_classes(CLASSES).names
@@ -55,7 +55,7 @@ def main():
     all_verbs = sorted(set(video_verbs))
     verbs = [v for v, ok in zip(all_verbs, in_wordnet(all_verbs, wn)) if ok]
     keep = np.isin(video_verbs, verbs)
-    features = baseline.pooled(data["sequences"], data["lengths"])
+    features = baseline.pooled_features(FEATURES, index)
     scores = verb_matrices(saved["embedding"][keep], features[keep],
                            video_verbs[keep], verbs, vectors, wn, p["semantics"]["simulate_root"])
     WORDNET_METRICS.write_text(json.dumps({**scores, **baseline.features_used(p["features"]),

@@ -1,12 +1,21 @@
 """Stage splits: the zero-shot class splits, drawn once from the seed and saved so that anyone can
-rerun the same ones (params: seed, zsl.ratios, zsl.n_splits)."""
+rerun the same ones (params: seed, dataset.name, zsl, leakage.exclude).
+
+Each split of a ratio holds its seen classes (trained on), validation classes (set aside from
+the seen ones: every choice is made on them), unseen classes (the test) and the held-out videos
+of the seen classes (generalized zero-shot). Ratio "truze" is the published TruZe split of
+UCF101 and HMDB51. With ``leakage.exclude``, classes that the backbone's pretraining classes name
+(data/leakage.json) are never drawn as unseen.
+"""
 
 import json
 import logging
 
 from action2vec import Action2VecError, params
 from action2vec.labels import read_classes
-from action2vec.paths import CLASSES, SPLITS
+from action2vec.leakage import read_leakage
+from action2vec.paths import CLASSES, FEATURES, LEAKAGE, SPLITS
+from action2vec.shards import video_index
 from action2vec.stage import run
 from action2vec.zsl import draw_splits, single_class_warnings
 
@@ -17,13 +26,17 @@ def main():
     p = params.load("splits")
     cfg = p["zsl"]
     classes = read_classes(CLASSES).names
+    videos = [(video, where.label) for video, where in video_index(FEATURES).items()]
+    exclude = read_leakage(LEAKAGE).flagged if p["leakage"]["exclude"] else []
     try:
-        splits = draw_splits(classes, cfg["ratios"], cfg["n_splits"], p["seed"])
+        splits = draw_splits(classes, videos, cfg["ratios"], cfg["n_splits"], p["seed"],
+                             cfg["validation"], cfg["held_out"], p["dataset"]["name"], exclude)
     except ValueError as exc:
         raise Action2VecError(f"zsl.ratios: {exc}")
     SPLITS.write_text(json.dumps(splits, indent=1))
-    log.info("%d splits for each of %s over %d classes", cfg["n_splits"], cfg["ratios"],
-             len(classes))
+    log.info("%d splits for each of %s over %d classes and %d videos%s", cfg["n_splits"],
+             cfg["ratios"], len(classes), len(videos),
+             f", {len(exclude)} flagged classes never unseen" if exclude else "")
     for warning in single_class_warnings(splits):
         log.warning("%s", warning)
 

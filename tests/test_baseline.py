@@ -1,12 +1,20 @@
 import numpy as np
 import pytest
 
-from action2vec.baseline import fit_laplacian_krr, pooled
+from action2vec.baseline import fit_laplacian_krr, pooled_features
+from action2vec.sequences import Index
+from action2vec.shards import ShardWriter
 
 
-def test_pooled_means_only_the_true_steps():
-    sequences = np.array([[[1.0], [3.0], [0.0]], [[2.0], [2.0], [2.0]]])
-    assert pooled(sequences, [2, 3]).ravel().tolist() == [2.0, 2.0]
+def test_pooled_features_average_the_raw_clips_each_sequence_keeps(tmp_path):
+    """Each video's raw features (not a projection) averaged over its first ``length`` clips,
+    in the index's order."""
+    clips = {"b": [[1.0, 10.0], [3.0, 30.0], [100.0, 0.0]], "a": [[2.0, 4.0]]}
+    with ShardWriter(tmp_path, {"layer": "fc7"}, 1) as writer:
+        for video, rows in clips.items():
+            writer.add(video, "x", np.array(rows, np.float32))
+    index = Index(["b", "a"], ["x", "x"], np.array([2, 1]), 2, 2)
+    assert pooled_features(tmp_path, index).tolist() == [[2.0, 20.0], [2.0, 4.0]]
 
 
 def test_laplacian_krr_without_laplacian_is_kernel_ridge():

@@ -219,6 +219,40 @@ def test_dual_loss_adds_lambda_times_sigmoid_cross_entropy():
     assert total.item() == pytest.approx(ranking.item() + 0.5 * bce, rel=1e-5)
 
 
+def test_sum_reduction_is_the_papers_sums_over_the_batch():
+    embeddings = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    labels, vectors = torch.tensor([0, 1, 1]), torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    # L_PR = sum_i (1 - s(a_i, v_i)) + max(0, s(a_i, v_x)) + max(0, s(a_x, v_i)), hardest x:
+    # video 0: s(a0,v0) = 1; hardest other verb v2: r; hardest other-class video for v0: a1, r
+    # video 1: s(a1,v1) = r; hardest other verb v2: 1; only other-class video for v1: a0, 0
+    # video 2: s(a2,v1) = 1; hardest other verb v2: r; only other-class video for v1: a0, 0
+    r = 1 / math.sqrt(2)
+    ranking_sum = (0 + r + r) + (1 - r + 1 + 0) + (0 + r + 0)
+    z = [[2.0, -1.0, 0.5], [0.5, 1.5, -3.0], [-2.0, 0.3, 4.0]]
+    # L_CE = -sum_i sum_c y_ic log p_ic + (1 - y_ic) log(1 - p_ic), p = sigmoid(z)
+    ce_sum = -sum(math.log(1 / (1 + math.exp(-z[i][c]))) if c == labels[i] else
+                  math.log(1 - 1 / (1 + math.exp(-z[i][c]))) for i in range(3) for c in range(3))
+    logits = torch.tensor(z)
+    total, ranking, ce = dual_loss(embeddings, logits, labels, vectors, 0.5, reduction="sum")
+    assert ranking.item() == pytest.approx(ranking_sum, rel=1e-6)
+    assert ce.item() == pytest.approx(ce_sum, rel=1e-6)
+    assert total.item() == pytest.approx(ranking_sum + 0.5 * ce_sum, rel=1e-6)
+    assert pairwise_ranking_loss(embeddings, labels, vectors, "sum").item() == ranking.item()
+    # "mean", the default: the ranking loss over 3 videos, the cross-entropy over 3 x 3 outputs
+    default = dual_loss(embeddings, logits, labels, vectors, 0.5)
+    assert default[1].item() == pytest.approx(ranking_sum / 3, rel=1e-6)
+    assert default[2].item() == pytest.approx(ce_sum / 9, rel=1e-6)
+    mean = dual_loss(embeddings, logits, labels, vectors, 0.5, reduction="mean")
+    assert all(torch.equal(a, b) for a, b in zip(mean, default))
+
+
+def test_an_unknown_loss_reduction_is_an_error_naming_the_choices():
+    with pytest.raises(ValueError, match=r"unknown loss reduction 'total'; choose from "
+                                         r"\('mean', 'sum'\)"):
+        dual_loss(torch.ones(2, 2), torch.zeros(2, 3), torch.tensor([0, 1]), torch.eye(3, 2),
+                  0.5, reduction="total")
+
+
 def test_saved_model_loads_and_embeds_the_same(tmp_path):
     model = small()
     x, lengths = padded_batch([8, 2])

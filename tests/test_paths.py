@@ -14,7 +14,8 @@ from action2vec import params, paths, trained
 from conftest import ROOT
 
 # paths.py's functions, each called in built() but split_files, which lists what the others build
-BUILDERS = {"run_dir", "baseline_dir", "split_file", "split_files", "loss_plot"}
+BUILDERS = {"run_dir", "baseline_dir", "split_file", "split_files", "loss_plot",
+            "projection_file"}
 LITERALS = ("data", "metrics", "plots")  # the top folders of the pipeline's files
 
 
@@ -45,7 +46,9 @@ def built():
                + [paths.baseline_dir(ratio) for ratio in zsl["ratios"]])
     files = [paths.split_file(folder, k, suffix) for folder in folders
              for k in range(zsl["n_splits"]) for suffix in (".pt", ".npz", ".json")]
-    return folders + files + [paths.loss_plot(*run) for run in runs]
+    projections = [paths.projection_file(ratio, k) for ratio in zsl["ratios"] + [paths.ALL]
+                   for k in range(zsl["n_splits"])]
+    return folders + files + projections + [paths.loss_plot(*run) for run in runs]
 
 
 def tracked(path, outs):

@@ -152,3 +152,33 @@ def test_a_projection_archive_with_wrong_arrays_is_an_error_naming_it(tmp_path, 
     assert str(error.value).startswith(f"{tmp_path / 'model.npz'}: not a PCA projection")
     np.savez(tmp_path / "model.npz", **valid_arrays())
     assert Projection.load(tmp_path / "model.npz").dims == 2
+
+
+def test_a_fit_on_some_videos_sees_those_videos_alone(tmp_path):
+    """Fitting on a subset of ids equals fitting on shards that hold only those videos."""
+    rng = np.random.default_rng(1)
+    videos = {f"v{i}": rng.normal(size=(4, 16)).astype(np.float32) for i in range(10)}
+    chosen = ["v1", "v4", "v5", "v8"]
+    for name, ids in (("all", list(videos)), ("some", chosen)):
+        with ShardWriter(tmp_path / name, {"layer": "fc7"}, 3) as writer:
+            for video in ids:
+                writer.add(video, "x", videos[video])
+    subset = fit_pca(tmp_path / "all", 3, 1000, seed=0, videos=set(chosen))
+    alone = fit_pca(tmp_path / "some", 3, 1000, seed=0)
+    assert subset.n_samples == 16
+    for name in Projection.ARRAYS:
+        np.testing.assert_array_equal(getattr(subset, name), getattr(alone, name))
+    with pytest.raises(Action2VecError, match="no features for 1 videos to fit PCA on"):
+        fit_pca(tmp_path / "some", 3, 1000, seed=0, videos={"v1", "v2"})
+
+
+def test_without_the_scale_the_projection_keeps_the_features_units(tmp_path):
+    make_shards(tmp_path)
+    plain = fit_pca(tmp_path, 3, 1000, seed=0, scale=False)
+    scaled = fit_pca(tmp_path, 3, 1000, seed=0)
+    assert plain.scale == 1.0
+    assert scaled.scale == pytest.approx(1 / np.sqrt(plain.explained_variance.mean()))
+    x = np.random.default_rng(2).normal(size=(5, 16))
+    expected = (x - plain.mean) @ plain.components.T
+    np.testing.assert_allclose(plain.transform(x), expected, rtol=1e-5)
+    np.testing.assert_allclose(scaled.transform(x), expected * scaled.scale, rtol=1e-5)

@@ -7,7 +7,7 @@ import h5py
 import pytest
 
 from action2vec.model import load_model
-from action2vec.paths import SEQUENCES, run_dir, split_file
+from action2vec.paths import SEQUENCES, projection_file, run_dir, split_file
 from conftest import git_project, sh
 
 # 32 frames make 3 clips (16 frames every 8): with chunks of 2, two LSTM 1 sub-sequences per
@@ -34,7 +34,7 @@ def repo(tmp_path_factory):
 
 def test_repro_runs_every_stage_and_writes_metrics(repo):
     repo, repro = repo
-    for stage in ("render", "decode", "labels", "extract", "pca", "sequence", "splits",
+    for stage in ("render", "decode", "labels", "leakage", "extract", "splits", "pca", "sequence",
                   "train@action2vec-80_20", "train@stacked_lstm-50_50", "train_all",
                   "baseline@50_50", "evaluate", "semantics"):
         assert f"Running stage '{stage}'" in repro.stdout
@@ -45,8 +45,16 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
         assert (ratio["pooled"]["backbone"], ratio["pooled"]["layer"]) == ("c3d", "fc7")
         for variant in ("action2vec", "stacked_lstm", "pooled"):
             scores = ratio[variant]
-            assert scores["n_splits"] == 2 and 0 <= scores["top1_mean"] <= scores["top5_mean"] <= 1
+            assert scores["n_splits"] == 2 and 0 <= scores["top1_mean"] <= 1
+            assert scores["top1_low"] <= scores["top1_mean"] <= scores["top1_high"]
+            assert 0 <= scores["validation_top1_mean"] <= 1
+    for variant in ("action2vec", "stacked_lstm", "pooled"):  # 5 unseen classes at 80_20
+        assert zsl["80_20"][variant]["top5_mean"] is None and zsl["80_20"][variant]["top5_note"]
+        assert zsl["50_50"][variant]["top1_mean"] <= zsl["50_50"][variant]["top5_mean"] <= 1
     assert zsl["50_50"]["chance"]["top1_mean"] == 1 / 12
+    protocol = json.loads((repo / "metrics/protocol.json").read_text())
+    assert (protocol["pca_fit_on"], protocol["leakage_known"]) == ("seen", False)
+    assert all((repo / projection_file(r, k)).is_file() for r in zsl for k in range(2))
     splits = json.loads((repo / "data/splits.json").read_text())
     assert [len(s["unseen"]) for s in splits["80_20"]] == [5, 5]
     wordnet = json.loads((repo / "metrics/wordnet.json").read_text())
@@ -93,6 +101,16 @@ def test_exp_run_with_lambda_reruns_only_training_and_metrics_diff_shows_it(repo
     assert "Running stage 'baseline@80_20'" not in exp.stdout
     diff = sh(repo, "dvc", "metrics", "diff").stdout
     assert "metrics/train.json" in diff and "action2vec.80_20.lambda" in diff and "0.5" in diff
+
+
+def test_exp_run_with_transductive_pca_refits_it_and_records_it(repo):
+    repo, _ = repo
+    exp = sh(repo, "dvc", "exp", "run", "-S", "pca.fit_on=all")
+    for stage in ("pca", "train@action2vec-80_20", "evaluate"):
+        assert f"Running stage '{stage}'" in exp.stdout
+    assert "Running stage 'baseline@80_20'" not in exp.stdout  # it pools the raw features
+    diff = sh(repo, "dvc", "metrics", "diff").stdout
+    assert "pca_fit_on" in diff and "all" in diff
 
 
 def test_misspelt_key_from_exp_run_is_an_error_naming_it(repo):

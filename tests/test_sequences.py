@@ -55,3 +55,42 @@ def test_index_and_batches_read_the_file_without_loading_it_whole(tmp_path):
     np.testing.assert_array_equal(np.concatenate([x for x, _ in batches]), whole["sequences"])
     assert np.concatenate([n for _, n in batches]).tolist() == [1, 2, 3, 4, 4]
     assert is_sequences(tmp_path / "s.h5")
+
+
+def test_projecting_at_load_time_gives_the_pca_and_sequence_stages_file(tmp_path):
+    """What train and baseline build per split equals, bit for bit, what the pca stage's
+    shards and the sequence stage's file hold for the same projection."""
+    from action2vec.pca import fit_pca, transform_shards
+    from action2vec.sequences import project_sequences
+
+    rng = np.random.default_rng(0)
+    with ShardWriter(tmp_path / "features", {"layer": "fc7"}, 3) as writer:
+        for i in range(7):
+            writer.add(f"c{i % 2}/v{i}", f"class {i % 2}",
+                       rng.normal(size=(2 + 2 * i, 12)).astype(np.float32))
+    projection = fit_pca(tmp_path / "features", dims=4, max_samples=1000, seed=0)
+    transform_shards(tmp_path / "features", tmp_path / "pca", projection, max_videos=2)
+    write_sequences(tmp_path / "s.h5", iter_videos(tmp_path / "pca"), steps=6, dim=4)
+    stored = read_sequences(tmp_path / "s.h5")
+    loaded = project_sequences(tmp_path / "features", read_index(tmp_path / "s.h5"), projection)
+    assert loaded["video_id"] == stored["video_id"] and loaded["label"] == stored["label"]
+    np.testing.assert_array_equal(loaded["lengths"], stored["lengths"])
+    assert loaded["sequences"].tobytes() == stored["sequences"].tobytes()
+
+
+def test_projecting_features_that_do_not_match_the_sequence_file_is_an_error(tmp_path):
+    import pytest
+
+    from action2vec import Action2VecError
+    from action2vec.pca import fit_pca
+    from action2vec.sequences import project_sequences
+
+    for name, clips in (("before", 3), ("after", 2)):
+        with ShardWriter(tmp_path / name, {"layer": "fc7"}, 4) as writer:
+            for i in range(4):
+                writer.add(f"v{i}", "x", np.full((clips + i, 5), i, np.float32))
+    write_sequences(tmp_path / "s.h5", iter_videos(tmp_path / "before"), steps=4, dim=5)
+    projection = fit_pca(tmp_path / "after", dims=2, max_samples=100, seed=0)
+    with pytest.raises(Action2VecError, match=r"after does not match the sequence file for 2 "
+                                              r"videos \(e\.g\. \['v0', 'v1'\]\)"):
+        project_sequences(tmp_path / "after", read_index(tmp_path / "s.h5"), projection)

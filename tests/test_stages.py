@@ -11,11 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+import torch
 import yaml
 
 from action2vec.labels import write_classes
-from action2vec.paths import CLASSES
-from action2vec.shards import iter_videos
+from action2vec.leakage import write_leakage
+from action2vec.paths import CLASSES, FEATURES, LEAKAGE, SPLITS, projection_file
+from action2vec.shards import ShardWriter, iter_videos
 
 from conftest import damage_shard, fill, kinetics_layout
 
@@ -286,18 +289,54 @@ def test_splits_stage_warns_when_a_ratio_holds_out_a_single_class(tmp_path):
 def evaluate_project(tmp_path, **changes):
     """What evaluate reads: 8 classes, one 90_10 split holding out the first, and one test
     video of it embedded by action2vec and by the baseline."""
-    project(tmp_path, zsl={"ratios": ["90_10"], "n_splits": 1, "variants": ["action2vec"]},
-            **changes)
+    changes["zsl"] = {"ratios": ["90_10"], "n_splits": 1, "variants": ["action2vec"],
+                      **changes.get("zsl", {})}
+    project(tmp_path, **changes)
     names = [f"class {i}" for i in range(8)]
     classes_file(tmp_path, names)
-    (tmp_path / "data" / "splits.json").write_text(json.dumps(
-        {"90_10": [{"seen": names[1:], "unseen": names[:1]}]}))
+    (tmp_path / SPLITS).write_text(json.dumps(
+        {"90_10": [{"seen": names[1:], "validation": [], "unseen": names[:1],
+                    "held_out": []}]}))
     for folder in ("train/action2vec/90_10", "baseline/90_10"):
         out = tmp_path / "data" / folder
         out.mkdir(parents=True)
         np.savez(out / "split-0.npz", video_id=np.array(["a.mp4"]), label=np.array(names[:1]),
-                 embedding=np.ones((1, 8)))
+                 role=np.array(["unseen"]), embedding=np.ones((1, 8)))
     (tmp_path / "data/train/action2vec/90_10/split-0.json").write_text('[{"epoch": 1, "loss": 1}]')
+    write_leakage(tmp_path / LEAKAGE, "c3d", None, "no list", 0.9, {})
+
+
+def test_evaluate_scores_every_role_as_worked_out_by_hand(tmp_path):
+    """Zero-shot, validation, generalized zero-shot and unflagged top-1 of hand-made
+    embeddings (one-hot class vectors: a video gets the class of its largest coordinate)."""
+    evaluate_project(tmp_path, zsl={"bootstrap": 200})
+    names = [f"class {i}" for i in range(8)]
+    (tmp_path / SPLITS).write_text(json.dumps({"90_10": [{
+        "seen": names[2:6], "validation": names[6:], "unseen": names[:2],
+        "held_out": ["h1", "h2"]}]}))
+    videos = [  # id, class, role, the class its embedding points at
+        ("u0", 0, "unseen", 0), ("u1", 1, "unseen", 0), ("u2", 1, "unseen", 1),
+        ("v0", 6, "validation", 6), ("v1", 7, "validation", 6),
+        ("h1", 2, "held_out", 2), ("h2", 3, "held_out", 0)]
+    np.savez(tmp_path / "data/train/action2vec/90_10/split-0.npz",
+             video_id=np.array([v[0] for v in videos]),
+             label=np.array([names[v[1]] for v in videos]), role=np.array([v[2] for v in videos]),
+             embedding=np.eye(8)[[v[3] for v in videos]])
+    write_leakage(tmp_path / LEAKAGE, "i3d", "kinetics400", None, 0.9,
+                  {"class 1": {"nearest": "x", "cosine": 0.95, "flagged": True},
+                   "class 0": {"nearest": "y", "cosine": 0.5, "flagged": False}})
+    done = run_stage(tmp_path, "evaluate")
+    assert done.returncode == 0, done.stderr
+    m = json.loads((tmp_path / "metrics" / "zsl.json").read_text())["90_10"]["action2vec"]
+    assert m["top1_mean"] == 2 / 3 and m["validation_top1_mean"] == 1 / 2
+    # seen: class 2 right, class 3 wrong -> 1/2; unseen among all 8: class 0 1/1, class 1 1/2
+    assert (m["gzsl_seen_mean"], m["gzsl_unseen_mean"]) == (0.5, 0.75)
+    assert m["gzsl_harmonic_mean"] == pytest.approx(2 * 0.5 * 0.75 / 1.25)
+    assert m["unflagged_top1_mean"] == 1.0  # class 1 flagged: only u0 remains
+    assert m["top5_mean"] is None and "5 or fewer" in m["top5_note"]
+    assert m["top1_low"] <= m["top1_mean"] <= m["top1_high"]
+    protocol = json.loads((tmp_path / "metrics" / "protocol.json").read_text())
+    assert protocol["pca_fit_on"] == "seen" and protocol["flagged_classes"] == 1
 
 
 def test_evaluate_warns_that_a_single_unseen_class_scores_one(tmp_path):
@@ -317,3 +356,113 @@ def test_evaluate_records_the_backbone_and_layer_the_pooled_baseline_used(tmp_pa
     assert set(zsl) == {"action2vec", "pooled", "chance"}
     assert (zsl["pooled"]["backbone"], zsl["pooled"]["layer"]) == ("i3d", "mixed_5c")
     assert zsl["pooled"]["top1_mean"] == 1.0 and "backbone" not in zsl["action2vec"]
+
+
+def run_stage_with(cwd, name, *args):
+    done = subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py"), *args], cwd=cwd,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, f"{name}: {done.stderr}"
+
+
+def protocol_project(tmp_path):
+    """A project after extraction: 8 classes x 5 videos of random 24-d clip features, their
+    classes.json and small model settings; the splits stage drawn (ratio 50_50, one split)."""
+    project(tmp_path, zsl={"ratios": ["50_50"], "n_splits": 1, "variants": ["action2vec"]},
+            pca={"dims": 4}, sequence={"steps": 4},
+            train={"chunk": 2, "lstm1": 16, "lstm2": 8, "attention": 8, "epochs": 3,
+                   "batch_size": 4})
+    names = [f"class {i}" for i in range(8)]
+    classes_file(tmp_path, names)
+    rng = np.random.default_rng(0)
+    with ShardWriter(tmp_path / FEATURES, {"layer": "fc7"}, 16) as writer:
+        for i in range(40):
+            writer.add(f"v{i:02d}", names[i % 8], rng.normal(size=(2 + i % 5, 24)).astype(np.float32))
+    run_stage_with(tmp_path, "splits")
+    return json.loads((tmp_path / SPLITS).read_text())["50_50"][0]
+
+
+def poison(directory, videos):
+    """Replace the features of ``videos`` with garbage (large random values), in place."""
+    rng = np.random.default_rng(1)
+    kept = list(iter_videos(directory))
+    shutil.rmtree(directory)
+    with ShardWriter(directory, {"layer": "fc7"}, 16) as writer:
+        for video, label, features in kept:
+            if video in videos:
+                features = rng.normal(1e3, 1e3, size=features.shape).astype(np.float32)
+            writer.add(video, label, features)
+
+
+def test_no_unseen_or_held_out_video_reaches_anything_fitted(tmp_path):
+    """The same project twice, the second with the unseen classes' and the held-out videos'
+    features replaced by garbage: the split's PCA, the trained model (every epoch's losses and
+    validation top-1, the chosen epoch, the weights) and the baseline's regression are the
+    same, so none of those videos reached them. Only their own embeddings differ."""
+    roots = [tmp_path / "clean", tmp_path / "poisoned"]
+    for root in roots:
+        root.mkdir()
+        split = protocol_project(root)
+    assert split["validation"] and split["held_out"] and split["unseen"]
+    test = set(split["held_out"]) | {f"v{i:02d}" for i in range(40)
+                                     if f"class {i % 8}" in split["unseen"]}
+    poison(roots[1] / FEATURES, test)
+    for root in roots:
+        for stage, *args in (("pca",), ("sequence",), ("train", "action2vec", "50_50"),
+                             ("baseline", "50_50")):
+            run_stage_with(root, stage, *args)
+    clean, poisoned = roots
+    model = Path("data/train/action2vec/50_50")
+    for name in (projection_file("50_50", 0), model / "split-0.json"):
+        assert (clean / name).read_bytes() == (poisoned / name).read_bytes(), name
+    weights = [torch.load(root / model / "split-0.pt", weights_only=True)["state_dict"]
+               for root in roots]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    for out in (model / "split-0.npz", Path("data/baseline/50_50/split-0.npz")):
+        saved = [np.load(root / out) for root in roots]
+        valid = saved[0]["role"] == "validation"
+        assert valid.any() and (saved[1]["role"] == saved[0]["role"]).all()
+        np.testing.assert_array_equal(saved[0]["embedding"][valid], saved[1]["embedding"][valid])
+        assert not np.allclose(saved[0]["embedding"][~valid], saved[1]["embedding"][~valid])
+
+
+def features_of(tmp_path, names, per_class):
+    """Feature shards with ``per_class`` videos of each class (2 clips of 4 random values)."""
+    rng = np.random.default_rng(0)
+    with ShardWriter(tmp_path / FEATURES, {"layer": "fc7"}, 256) as writer:
+        for name in names:
+            for i in range(per_class):
+                writer.add(f"{name}/{i}", name, rng.normal(size=(2, 4)).astype(np.float32))
+
+
+def test_splits_stage_draws_truze_on_a_ucf101_layout(tmp_path):
+    """Ratio truze on a project whose classes are UCF101's: the unseen classes are the
+    packaged TruZe list's, whatever the split; validation and held-out videos still drawn."""
+    from action2vec.dataset import packaged_classes
+
+    project(tmp_path, dataset={"name": "ucf101"}, zsl={"ratios": ["truze"], "n_splits": 2})
+    names = sorted(packaged_classes("ucf101"))
+    classes_file(tmp_path, names)
+    features_of(tmp_path, names, 2)
+    run_stage_with(tmp_path, "splits")
+    splits = json.loads((tmp_path / SPLITS).read_text())["truze"]
+    truze = pd.read_csv(ROOT / "action2vec/resources/truze_splits.csv")
+    unseen = sorted(truze[(truze.dataset == "ucf101") & (truze.role == "unseen")]["class"])
+    assert len(unseen) == 34
+    assert [s["unseen"] for s in splits] == [unseen, unseen]
+    assert splits[0]["validation"] != splits[1]["validation"]
+    assert all(len(s["seen"]) + len(s["validation"]) == 67 for s in splits)
+
+
+def test_splits_stage_keeps_flagged_classes_out_of_the_unseen_pool(tmp_path):
+    """With leakage.exclude, no class data/leakage.json flags is ever drawn as unseen."""
+    project(tmp_path, zsl={"ratios": ["50_50"], "n_splits": 5}, leakage={"exclude": True})
+    names = [f"class {i}" for i in range(8)]
+    classes_file(tmp_path, names)
+    features_of(tmp_path, names, 3)
+    flagged = names[:4]
+    write_leakage(tmp_path / LEAKAGE, "i3d", "kinetics400", None, 0.9,
+                  {n: {"nearest": n, "cosine": 1.0 if n in flagged else 0.1,
+                       "flagged": n in flagged} for n in names})
+    run_stage_with(tmp_path, "splits")
+    splits = json.loads((tmp_path / SPLITS).read_text())["50_50"]
+    assert all(s["unseen"] == names[4:] for s in splits)

@@ -14,7 +14,10 @@ def test_summary_prints_the_zero_shot_table_and_semantics(tmp_path):
     cell = {"top1_mean": 0.65, "top1_std": 0.125, "top5_mean": 1.0, "top5_std": 0.0,
             "n_splits": 2}
     (metrics / "zsl.json").write_text(json.dumps(
-        {"80_20": {"action2vec": cell, "pooled": {**cell, "backbone": "i3d", "layer": "mixed_5c"},
+        {"80_20": {"action2vec": {**cell, "top1_low": 0.5, "top1_high": 0.8,
+                                  "validation_top1_mean": 0.4, "gzsl_seen_mean": 0.9,
+                                  "gzsl_unseen_mean": 0.1, "gzsl_harmonic_mean": 0.18},
+                   "pooled": {**cell, "backbone": "i3d", "layer": "mixed_5c"},
                    "chance": {"top1_mean": 0.2, "top5_mean": 1.0}},
          "50_50": {"action2vec": {**cell, "top1_mean": 0.3}}}))
     (metrics / "wordnet.json").write_text(json.dumps(
@@ -26,9 +29,12 @@ def test_summary_prints_the_zero_shot_table_and_semantics(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[1].split() == ["variant", "80_20", "50_50"]
-    assert lines[2].split() == ["action2vec", "0.650", "±", "0.125", "0.300", "±", "0.125"]
+    assert lines[2].split() == ["action2vec", "0.650", "±", "0.125", "[0.50,", "0.80]", "0.300",
+                                "±", "0.125"]
     assert lines[3].split() == ["pooled", "(i3d", "mixed_5c)", "0.650", "±", "0.125", "-"]
     assert lines[4].split() == ["chance", "0.200", "-"]
+    assert lines[8].split() == ["action2vec", "0.400", "/", "0.900", "/", "0.100", "/", "0.180",
+                                "-", "/", "-", "/", "-", "/", "-"]
     assert ("WordNet vs embeddings (12 verbs, Spearman): word2vec 0.400, action2vec 0.100, "
             "pooled (i3d mixed_5c) -0.010") in done.stdout
     assert "vector arithmetic: 0 comparisons, accuracy -" in done.stdout

@@ -105,7 +105,7 @@ def test_a_resume_state_that_cannot_be_loaded_safely_starts_over(tmp_path, caplo
 PARAMS = {"seed": 3, "lambda": 0.05,
           "train": {"chunk": 4, "lstm1": 12, "lstm2": 6, "attention": 5, "dropout": 0.5,
                     "epochs": 3, "batch_size": 4, "lr": 0.01, "lambda_warmup": 0.75,
-                    "device": "cpu"}}
+                    "loss_reduction": "sum", "device": "cpu"}}
 
 
 @pytest.mark.parametrize("variant, kind, attention, lam", [
@@ -114,7 +114,8 @@ PARAMS = {"seed": 3, "lambda": 0.05,
 def test_config_from_params_follows_the_variant(variant, kind, attention, lam):
     config = TrainConfig.from_params(PARAMS, variant)
     assert config == TrainConfig(
-        epochs=3, batch_size=4, lr=0.01, lam=lam, warmup=0.75, seed=3, device="cpu",
+        epochs=3, batch_size=4, lr=0.01, lam=lam, warmup=0.75, seed=3, reduction="sum",
+        device="cpu",
         network={"kind": kind, "chunk": 4, "lstm1": 12, "lstm2": 6, "attention": attention,
                  "dropout": 0.5})
 
@@ -191,3 +192,48 @@ def test_data_parallel_training_under_torchrun_keeps_ranks_in_step(tmp_path):
     assert out["spread"] == 0.0  # DistributedDataParallel keeps both copies identical
     assert out["last"] < 0.5 * out["first"]
     assert out["accuracy"] > 0.9
+
+
+def test_held_out_videos_of_the_seen_classes_never_reach_training():
+    """Videos held out for generalized zero-shot are poisoned with NaN: a model that saw any of
+    them would have NaN weights or losses."""
+    data, vectors, split = poisoned_split()
+    data["video_id"] = [f"v{i}" for i in range(len(data["label"]))]
+    rows = [i for i, label in enumerate(data["label"]) if label in split["seen"]][::3]
+    data["sequences"][rows] = np.nan
+    split = {**split, "held_out": [data["video_id"][i] for i in rows]}
+    model, history = fit_split(data, vectors, split, toy_config(3), progress=False)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert np.isfinite([row["loss"] for row in history]).all()
+
+
+def validation_split():
+    sequences, lengths, targets, vectors = toy_problem(n_classes=6)
+    names = [f"class {i}" for i in range(6)]
+    data = {"sequences": sequences, "lengths": lengths, "label": [names[t] for t in targets],
+            "video_id": [f"v{i}" for i in range(len(targets))]}
+    split = {"seen": names[:4], "validation": names[4:], "unseen": [], "held_out": []}
+    return data, dict(zip(names, vectors.tolist())), split
+
+
+def test_the_model_is_the_epoch_chosen_on_the_validation_classes():
+    """The model returned is the one of the first epoch with the best validation top-1: a
+    training stopped after that many epochs (no validation) gives the same weights, and the
+    recorded validation top-1 is that model's, computed here independently. (Here the toy's
+    validation top-1 peaks at epoch 8 of 20, so the weights of an earlier epoch come back.)"""
+    data, vectors, split = validation_split()
+    config = toy_config(20, network={**TOY_NETWORK, "dropout": 0.5})
+    model, history = fit_split(data, vectors, split, config, progress=False)
+    scores = [row["validation_top1"] for row in history]
+    chosen = [row["epoch"] for row in history if row["chosen"]]
+    assert chosen == [1 + scores.index(max(scores))]
+    short, _ = fit_split(data, vectors, {**split, "validation": []},
+                         toy_config(chosen[0], network={**TOY_NETWORK, "dropout": 0.5}),
+                         progress=False)
+    for a, b in zip(model.state_dict().values(), short.state_dict().values()):
+        assert torch.equal(a, b)
+    rows = np.isin(data["label"], split["validation"])
+    targets = [split["validation"].index(c) for c in np.array(data["label"])[rows]]
+    own = top_k_accuracy(embed(model, data["sequences"][rows], data["lengths"][rows]), targets,
+                         np.array([vectors[c] for c in split["validation"]]), 1)
+    assert own == max(scores)

@@ -1,0 +1,212 @@
+"""Backbone label leakage: which classes of a dataset the backbone's pretraining classes already
+name. A pretrained backbone has been trained with labels on its pretraining classes, so a
+zero-shot "unseen" class that one of them names is not unseen for the features.
+
+Each class is given its nearest pretraining class by cosine of the class word vectors (the same
+vectors and name -> words rules as the dataset's classes, see labels.py) and is flagged when
+that cosine is at least a threshold (params ``leakage.threshold``). ``calibrate_threshold``
+chooses the threshold on the TruZe splits, whose unseen classes were picked to have no
+Kinetics-400 counterpart.
+"""
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from action2vec import Action2VecError
+from action2vec.dataset import packaged_classes
+from action2vec.files import atomic
+from action2vec.labels import class_vectors, read_name_map
+from action2vec.zsl import truze_lists
+
+# The packaged class list (a dataset of class_names.csv) each backbone was pretrained on.
+PRETRAINING = {"i3d": "kinetics400"}
+# The datasets of the label-only tables and of the calibration: those the TruZe splits cover.
+LABEL_ONLY = ("ucf101", "hmdb51")
+DECIMALS = 6  # cosines are stored, and flagged, at this precision
+
+
+def pretraining(backbone, weights):
+    """(packaged dataset of the backbone's pretraining classes or None, reason or None): the
+    reason says why there is no list, or what the list assumes."""
+    if backbone == "c3d":
+        if not weights:
+            return None, ("features.weights is null: C3D is randomly initialised, not "
+                          "pretrained, so its features have seen no class labels")
+        return None, ("C3D's pretraining classes (Sports-1M) are not available offline, so "
+                      "no class can be checked against them")
+    if backbone not in PRETRAINING:
+        return None, f"no pretraining class list is known for the backbone {backbone!r}"
+    if weights:
+        return PRETRAINING[backbone], (f"features.weights is {weights}: its classes are taken "
+                                       f"to be {PRETRAINING[backbone]}'s, like the packaged "
+                                       "checkpoint's")
+    return PRETRAINING[backbone], None
+
+
+def name_map_of(dataset, name_map=None):
+    """The name -> words map for a packaged dataset's classes: the packaged map, with the rows
+    of the user's map (params ``labels.name_map``) that apply to ``dataset`` taking precedence."""
+    merged = read_name_map(dataset=dataset)
+    if name_map:
+        merged.update(read_name_map(name_map, dataset=dataset))
+    return merged
+
+
+def packaged_vectors(dataset, vectors, name_map=None):
+    """(class names, (n, dim) float64 word vectors) of a packaged dataset's published list."""
+    names = packaged_classes(dataset)
+    return names, class_vectors(names, vectors, name_map_of(dataset, name_map)).astype(
+        np.float64)
+
+
+def nearest(matrix, others):
+    """(index of the nearest row of ``others`` by cosine, that cosine rounded to DECIMALS) for
+    each row of ``matrix``; the first of tied rows."""
+    def unit(m):
+        m = np.asarray(m, dtype=np.float64)
+        return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+    cosine = unit(matrix) @ unit(others).T
+    index = cosine.argmax(axis=1)
+    return index, np.round(cosine[np.arange(len(index)), index], DECIMALS)
+
+
+def leakage_classes(names, matrix, others_names, others, threshold):
+    """{name: {"nearest", "cosine", "flagged"}}: each class's nearest class of ``others`` and
+    whether their cosine is at least ``threshold``."""
+    index, cosine = nearest(matrix, others)
+    return {name: {"nearest": others_names[j], "cosine": float(c), "flagged": bool(c >= threshold)}
+            for name, j, c in zip(names, index, cosine)}
+
+
+def truze_unseen(dataset):
+    """The classes of ``dataset`` (ucf101 or hmdb51) that the packaged TruZe splits hold out as
+    unseen: chosen to have no Kinetics-400 counterpart."""
+    lists = truze_lists()
+    if dataset not in lists:
+        raise Action2VecError(f"the TruZe splits cover {sorted(lists)} only, not {dataset!r}")
+    return set(lists[dataset]["unseen"])
+
+
+def balanced_accuracy(cosines, unseen, threshold):
+    """The mean of the share of non-``unseen`` classes flagged (cosine >= threshold) and the
+    share of ``unseen`` classes (those with no pretraining counterpart) left unflagged."""
+    cosines, unseen = np.asarray(cosines), np.asarray(unseen, dtype=bool)
+    flagged = cosines >= threshold
+    return float((flagged[~unseen].mean() + (~flagged[unseen]).mean()) / 2)
+
+
+def calibrate_threshold(cosines, unseen, decimals=2):
+    """The threshold, on a grid of ``decimals`` decimals in [-1, 1], that best separates the
+    ``unseen`` classes from the others by balanced accuracy; the lowest of tied thresholds
+    (it flags the most classes). Returns (threshold, balanced accuracy)."""
+    steps = 10 ** decimals
+    grid = [round(k / steps, decimals) for k in range(-steps, steps + 1)]
+    scores = [balanced_accuracy(cosines, unseen, t) for t in grid]
+    best = int(np.argmax(scores))
+    return grid[best], scores[best]
+
+
+def label_only(vectors, threshold, name_map=None, pretraining_dataset="kinetics400"):
+    """{dataset: {name: {"nearest", "cosine", "flagged", "truze_unseen"}}} for the LABEL_ONLY
+    datasets' published classes against a pretraining class list, from class names alone."""
+    others_names, others = packaged_vectors(pretraining_dataset, vectors, name_map)
+    tables = {}
+    for dataset in LABEL_ONLY:
+        names, matrix = packaged_vectors(dataset, vectors, name_map)
+        unseen = truze_unseen(dataset)
+        table = leakage_classes(names, matrix, others_names, others, threshold)
+        tables[dataset] = {name: {**row, "truze_unseen": name in unseen}
+                           for name, row in table.items()}
+    return tables
+
+
+def calibrate_on_truze(tables, decimals=2):
+    """``calibrate_threshold`` over every class of the label-only ``tables``."""
+    rows = [row for table in tables.values() for row in table.values()]
+    return calibrate_threshold([r["cosine"] for r in rows], [r["truze_unseen"] for r in rows],
+                               decimals)
+
+
+def label_only_summary(tables):
+    """Per dataset of the label-only ``tables``: classes, flagged classes, and the confusion
+    counts of the flags against TruZe's unseen classes (those with no counterpart)."""
+    summary = {}
+    for dataset, table in tables.items():
+        flagged = {n for n, r in table.items() if r["flagged"]}
+        unseen = {n for n, r in table.items() if r["truze_unseen"]}
+        summary[dataset] = {
+            "n_classes": len(table), "n_flagged": len(flagged), "n_truze_unseen": len(unseen),
+            "truze_unseen_flagged": len(unseen & flagged),
+            "truze_unseen_unflagged": len(unseen - flagged),
+            "truze_seen_flagged": len(flagged - unseen),
+            "truze_seen_unflagged": len(set(table) - unseen - flagged)}
+    return summary
+
+
+class Leakage(NamedTuple):
+    """The leakage stage's report on the dataset's classes."""
+
+    backbone: str
+    pretraining: str | None  # the packaged dataset of the pretraining classes; None: no list
+    reason: str | None  # why there is no list, or what it assumes
+    threshold: float
+    classes: dict  # name -> {"nearest", "cosine", "flagged"}; empty without a list
+    flagged: list  # the flagged class names, sorted
+    available: bool  # whether there was a pretraining class list to check against
+
+
+def write_leakage(path, backbone, pretraining_dataset, reason, threshold, classes,
+                  label_only_tables=None):
+    """Write the report as JSON, atomically; ``label_only_tables`` (``label_only``'s) go beside
+    the dataset's classes, under "label_only"."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic(path) as tmp:
+        tmp.write_text(json.dumps({"backbone": backbone, "pretraining": pretraining_dataset,
+                                   "reason": reason, "threshold": threshold,
+                                   "classes": classes,
+                                   "label_only": label_only_tables or {}}, indent=1))
+
+
+def read_leakage(path):
+    """The Leakage of a file written by ``write_leakage``; a missing or malformed file is an
+    Action2VecError naming it and what is wrong."""
+    def bad(problem):
+        return Action2VecError(f"{path}: not a leakage report of the leakage stage ({problem}); "
+                               "run `dvc repro leakage` to write it again")
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise Action2VecError(f"{path}: not found; run `dvc repro leakage` to write it") from None
+    except (OSError, ValueError) as exc:
+        raise bad(f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(data, dict):
+        raise bad("not a JSON object")
+    if not isinstance(data.get("backbone"), str):
+        raise bad("no string 'backbone'")
+    for key in ("pretraining", "reason"):
+        if key not in data or not isinstance(data[key], (str, type(None))):
+            raise bad(f"'{key}' is neither a string nor null")
+    threshold = data.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise bad("no number 'threshold'")
+    classes = data.get("classes")
+    if not isinstance(classes, dict):
+        raise bad("no object 'classes'")
+    if data["pretraining"] is None and classes:
+        raise bad("'classes' without a 'pretraining' class list")
+    for name, entry in classes.items():
+        if (not isinstance(entry, dict) or not isinstance(entry.get("nearest"), str)
+                or isinstance(entry.get("cosine"), bool)
+                or not isinstance(entry.get("cosine"), (int, float))
+                or not isinstance(entry.get("flagged"), bool)):
+            raise bad(f"class {name!r} needs a string 'nearest', a number 'cosine' and a "
+                      "true/false 'flagged'")
+    return Leakage(data["backbone"], data["pretraining"], data["reason"], float(threshold),
+                   classes, sorted(n for n, e in classes.items() if e["flagged"]),
+                   data["pretraining"] is not None)
