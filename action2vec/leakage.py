@@ -17,7 +17,7 @@ import numpy as np
 
 from action2vec import Action2VecError
 from action2vec.dataset import packaged_classes
-from action2vec.files import atomic
+from action2vec.files import atomic, read_stage_json
 from action2vec.labels import class_vectors, read_name_map
 from action2vec.zsl import truze_lists
 
@@ -175,16 +175,7 @@ def write_leakage(path, backbone, pretraining_dataset, reason, threshold, classe
 def read_leakage(path):
     """The Leakage of a file written by ``write_leakage``; a missing or malformed file is an
     Action2VecError naming it and what is wrong."""
-    def bad(problem):
-        return Action2VecError(f"{path}: not a leakage report of the leakage stage ({problem}); "
-                               "run `dvc repro leakage` to write it again")
-
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise Action2VecError(f"{path}: not found; run `dvc repro leakage` to write it") from None
-    except (OSError, ValueError) as exc:
-        raise bad(f"{type(exc).__name__}: {exc}") from None
+    data, bad = read_stage_json(path, "a leakage report of the leakage stage", "leakage")
     if not isinstance(data, dict):
         raise bad("not a JSON object")
     if not isinstance(data.get("backbone"), str):

@@ -54,8 +54,8 @@ def project_sequences(directory, index, projection):
         missing = [v for v, ok in zip(index.video_id, found) if not ok]
         raise Action2VecError(f"{directory} does not match the sequence file for {len(missing)} "
                               f"videos (e.g. {missing[:3]}); run `dvc repro`")
-    return {"sequences": out, "lengths": np.asarray(index.lengths), "video_id": list(index.video_id),
-            "label": list(index.label)}
+    return {"sequences": out, "lengths": np.asarray(index.lengths),
+            "video_id": list(index.video_id), "label": list(index.label)}
 
 
 def read_sequences(path):

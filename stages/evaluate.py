@@ -151,7 +151,8 @@ def protocol(p, leakage):
             "bootstrap_resamples": p["zsl"]["bootstrap"], "interval_level": LEVEL,
             "loss_reduction": p["train"]["loss_reduction"], "backbone": p["features"]["backbone"],
             "leakage_known": leakage.available, "leakage_reason": leakage.reason,
-            "flagged_classes": len(leakage.flagged), "flagged_never_unseen": p["leakage"]["exclude"]}
+            "flagged_classes": len(leakage.flagged),
+            "flagged_never_unseen": p["leakage"]["exclude"]}
 
 
 def main():

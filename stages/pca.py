@@ -44,7 +44,8 @@ def main():
         for k, split in enumerate(drawn if ratio != ALL else []):
             path = projection_file(ratio, k)
             path.parent.mkdir(parents=True, exist_ok=True)
-            projection = everything if cfg["fit_on"] == "all" else fit(training_videos(split, videos))
+            seen_only = cfg["fit_on"] == "seen"
+            projection = fit(training_videos(split, videos)) if seen_only else everything
             projection.save(path)
             kept.append(projection.variance_kept)
             log.info("%s split %d: PCA fitted on %d clips of %s videos", ratio, k,

@@ -4,8 +4,9 @@ recorded beside the pooled features' score).
 
 - Word matrices (4.2.1, Table 3): Wu-Palmer similarity between the verbs (the gold standard)
   against the cosine similarity of Action2Vec, the word vectors and the backbone's raw features
-  pooled over time, by row-wise Spearman correlation. Class names of several words are not WordNet entries, so the
-  unit is the verb: a verb's vector is the mean over all videos of the classes with that verb.
+  pooled over time, by row-wise Spearman correlation. Class names of several words are not
+  WordNet entries, so the unit is the verb: a verb's vector is the mean over all videos of the
+  classes with that verb.
 - Vector arithmetic (4.2.2, Table 4): ``verb noun1 - noun1 + noun2`` -> nearest class.
 - Figure 2: t-SNE of the class embeddings.
 Writes metrics/wordnet.json, metrics/analogy.json, plots/analogy.csv, plots/tsne.png.

@@ -4,15 +4,16 @@ semantic evaluations.
 
 Usage: python stages/train.py VARIANT RATIO
 
-Each split's videos are projected at load time by the split's own PCA (data/pca/RATIO/split-k.npz),
-fitted on its training videos alone. Writes, per split k, data/train/VARIANT/RATIO/split-k.pt
-(loadable with action2vec.model.load_model, the epoch chosen on the validation classes),
-split-k.npz (embeddings of every video the model was not trained on, each with its role:
-"unseen" (the zero-shot test set), "validation" or "held_out" (seen classes' videos kept for
-generalized zero-shot)) and split-k.json (loss and validation top-1 per epoch), and
-metrics/train/VARIANT_RATIO.csv (split 0's history, a DVC plot). An interrupted run keeps its state after every epoch in .resume/train/ and the next
-`dvc repro` continues from it. Under torchrun, training is data-parallel (DistributedDataParallel)
-and rank 0 writes the outputs.
+Each split's videos are projected at load time by the split's own PCA
+(data/pca/RATIO/split-k.npz), fitted on its training videos alone. Writes, per split k,
+data/train/VARIANT/RATIO/split-k.pt (loadable with action2vec.model.load_model: the epoch chosen
+on the validation classes), split-k.npz (embeddings of every video the model was not trained on,
+each with its role: "unseen" (the zero-shot test set), "validation", or "held_out" (seen
+classes' videos kept for generalized zero-shot)) and split-k.json (loss and validation top-1 per
+epoch), and metrics/train/VARIANT_RATIO.csv (split 0's history, a DVC plot). An interrupted run
+keeps its state after every epoch in .resume/train/ and the next `dvc repro` continues from it.
+Under torchrun, training is data-parallel (DistributedDataParallel) and rank 0 writes the
+outputs.
 """
 
 import hashlib

@@ -103,16 +103,6 @@ def test_exp_run_with_lambda_reruns_only_training_and_metrics_diff_shows_it(repo
     assert "metrics/train.json" in diff and "action2vec.80_20.lambda" in diff and "0.5" in diff
 
 
-def test_exp_run_with_transductive_pca_refits_it_and_records_it(repo):
-    repo, _ = repo
-    exp = sh(repo, "dvc", "exp", "run", "-S", "pca.fit_on=all")
-    for stage in ("pca", "train@action2vec-80_20", "evaluate"):
-        assert f"Running stage '{stage}'" in exp.stdout
-    assert "Running stage 'baseline@80_20'" not in exp.stdout  # it pools the raw features
-    diff = sh(repo, "dvc", "metrics", "diff").stdout
-    assert "pca_fit_on" in diff and "all" in diff
-
-
 def test_misspelt_key_from_exp_run_is_an_error_naming_it(repo):
     repo, _ = repo
     # `+key=value` makes DVC add a key params.yaml does not have; the stage must refuse it

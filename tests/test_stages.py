@@ -278,7 +278,9 @@ def classes_file(tmp_path, names):
 
 def test_splits_stage_warns_when_a_ratio_holds_out_a_single_class(tmp_path):
     project(tmp_path, zsl={"ratios": ["50_50", "90_10"], "n_splits": 3})
-    classes_file(tmp_path, [f"class {i}" for i in range(8)])
+    names = [f"class {i}" for i in range(8)]
+    classes_file(tmp_path, names)
+    features_of(tmp_path, names, 2)
     done = run_stage(tmp_path, "splits")
     assert done.returncode == 0, done.stderr
     assert ("ratio 90_10: 3 of 3 splits hold out a single class, whose top-1 is 1.0 by "
@@ -376,7 +378,8 @@ def protocol_project(tmp_path):
     rng = np.random.default_rng(0)
     with ShardWriter(tmp_path / FEATURES, {"layer": "fc7"}, 16) as writer:
         for i in range(40):
-            writer.add(f"v{i:02d}", names[i % 8], rng.normal(size=(2 + i % 5, 24)).astype(np.float32))
+            clips = rng.normal(size=(2 + i % 5, 24)).astype(np.float32)
+            writer.add(f"v{i:02d}", names[i % 8], clips)
     run_stage_with(tmp_path, "splits")
     return json.loads((tmp_path / SPLITS).read_text())["50_50"][0]
 
@@ -466,3 +469,21 @@ def test_splits_stage_keeps_flagged_classes_out_of_the_unseen_pool(tmp_path):
     run_stage_with(tmp_path, "splits")
     splits = json.loads((tmp_path / SPLITS).read_text())["50_50"]
     assert all(s["unseen"] == names[4:] for s in splits)
+
+
+def test_transductive_pca_gives_every_split_the_projection_of_every_video(tmp_path):
+    """pca.fit_on: all: each split's projection is the one fitted on every video (the unseen
+    classes' included), byte for byte; with seen, it is not."""
+    from action2vec.paths import PCA_MODEL
+
+    for fit_on in ("all", "seen"):
+        root = tmp_path / fit_on
+        root.mkdir()
+        protocol_project(root)
+        params = yaml.safe_load((root / "params.yaml").read_text())
+        params["pca"]["fit_on"] = fit_on
+        (root / "params.yaml").write_text(yaml.safe_dump(params))
+        run_stage_with(root, "pca")
+        same = (root / projection_file("50_50", 0)).read_bytes() == (root / PCA_MODEL).read_bytes()
+        assert same == (fit_on == "all")
+        assert json.loads((root / "metrics/pca.json").read_text())["fit_on"] == fit_on
