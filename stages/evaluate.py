@@ -30,7 +30,7 @@ from action2vec.paths import (CLASSES, CONFUSION, LEAKAGE, PROTOCOL_METRICS, SPL
                               split_files)
 from action2vec.plots import write_confusion_csv
 from action2vec.stage import run
-from action2vec.zsl import (HELD_OUT, TOP5_UNDEFINED, UNSEEN, VALIDATION, bootstrap_interval,
+from action2vec.zsl import (HELD_OUT, TOP_K, TOP5_UNDEFINED, UNSEEN, VALIDATION, bootstrap_interval,
                             gzsl_from_rows, gzsl_rows, rank_classes, read_splits,
                             single_class_warnings, zero_shot_report)
 
@@ -122,7 +122,7 @@ def chance(splits, n_classes):
     """What guessing scores, as the mean over splits."""
     n_unseen = [len(s["unseen"]) for s in splits]
     out = {"top1_mean": float(np.mean([1 / n for n in n_unseen]))}
-    out["top5_mean"] = (float(np.mean([5 / n for n in n_unseen])) if min(n_unseen) > 5
+    out["top5_mean"] = (float(np.mean([TOP_K / n for n in n_unseen])) if min(n_unseen) > TOP_K
                         else None)
     if all(s.get("validation") for s in splits):
         out["validation_top1_mean"] = float(np.mean([1 / len(s["validation"]) for s in splits]))

@@ -11,7 +11,7 @@ UCF101 and HMDB51. With ``leakage.exclude``, classes that the backbone's pretrai
 import json
 import logging
 
-from action2vec import Action2VecError, params
+from action2vec import params
 from action2vec.labels import read_classes
 from action2vec.leakage import read_leakage
 from action2vec.paths import CLASSES, FEATURES, LEAKAGE, SPLITS
@@ -28,11 +28,8 @@ def main():
     classes = read_classes(CLASSES).names
     videos = [(video, where.label) for video, where in video_index(FEATURES).items()]
     exclude = read_leakage(LEAKAGE).flagged if p["leakage"]["exclude"] else []
-    try:
-        splits = draw_splits(classes, videos, cfg["ratios"], cfg["n_splits"], p["seed"],
-                             cfg["validation"], cfg["held_out"], p["dataset"]["name"], exclude)
-    except ValueError as exc:
-        raise Action2VecError(f"zsl.ratios: {exc}")
+    splits = draw_splits(classes, videos, cfg["ratios"], cfg["n_splits"], p["seed"],
+                         cfg["validation"], cfg["held_out"], p["dataset"]["name"], exclude)
     SPLITS.write_text(json.dumps(splits, indent=1))
     log.info("%d splits for each of %s over %d classes and %d videos%s", cfg["n_splits"],
              cfg["ratios"], len(classes), len(videos),
