@@ -16,7 +16,7 @@ from itertools import islice
 import numpy as np
 from tqdm import tqdm
 
-from action2vec.video import clip_starts, read_frames
+from action2vec.video import BadVideo, clip_starts, decode_failure, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +66,32 @@ class Batcher:
                 self.on_video(entry[0], np.stack(entry[3]))
 
 
+def check_length(frames, video):
+    """A video must decode to the frames the decode stage counted (``used_frames``, when the
+    video has it): fewer means the file was cut or damaged since, and is never used shortened."""
+    expected = video.get("used_frames")
+    if expected is None or len(frames) == expected:
+        return
+    kind = "truncated" if len(frames) < expected else "changed"
+    raise BadVideo(f"{kind}: {len(frames)} frames decode, the decode stage counted "
+                   f"{int(expected)}")
+
+
 def decoded(videos, extractor, fps, max_seconds, workers):
     """(video, prepared frames, None) or (video, None, exception) for each video, in order,
-    decoded by ``workers`` threads running ahead. Closing the generator (as ``extract`` does on
-    an error) cancels the decodes not yet started and waits for the running ones, so no thread
-    outlives the run."""
+    decoded by ``workers`` threads running ahead. A decoder failure comes as a BadVideo whose
+    message is the reason, worded as the decode stage's rejections. Closing the generator (as
+    ``extract`` does on an error) cancels the decodes not yet started and waits for the running
+    ones, so no thread outlives the run."""
     def load(video):
         try:
             frames = read_frames(video["path"], fps, max_seconds, size=extractor.frame_size)
-            return extractor.prepare(frames), None
+            check_length(frames, video)
         except Exception as exc:  # noqa: BLE001 - every decoder failure is per video
+            return None, BadVideo(decode_failure(video["path"], exc))
+        try:
+            return extractor.prepare(frames), None
+        except Exception as exc:  # noqa: BLE001 - so is a failure to prepare its frames
             return None, exc
 
     videos = iter(videos)
@@ -96,8 +112,9 @@ def extract(videos, extractor, fps, max_seconds, stride, batch_size, on_video, o
             progress=True, workers=1):
     """Features of every video; ``on_video(video, (n_clips, dim))`` as each completes.
 
-    ``videos`` are dicts with at least ``path``. A video that fails to decode goes to
-    ``on_error(video, message)`` and the run goes on. ``workers`` threads decode ahead of the
+    ``videos`` are dicts with at least ``path``, and ``used_frames`` to check the decode
+    against. A video that fails to decode, or decodes to other than ``used_frames`` frames, goes
+    to ``on_error(video, reason)`` and the run goes on. ``workers`` threads decode ahead of the
     network. Returns the number of clips.
     """
     bar = tqdm(total=len(videos), desc="extract", unit="video", disable=not progress)
@@ -114,7 +131,8 @@ def extract(videos, extractor, fps, max_seconds, stride, batch_size, on_video, o
     with bar, contextlib.closing(decoded(videos, extractor, fps, max_seconds, workers)) as decodes:
         for slot, (video, frames, exc) in enumerate(decodes):
             if exc is not None:
-                message = f"{type(exc).__name__}: {exc}"
+                message = (str(exc) if isinstance(exc, BadVideo) else
+                           f"{type(exc).__name__}: {exc}")
                 log.error("extract: %s: %s (skipped)", video["path"], message)
                 on_error(video, message)
                 bar.update(1)

@@ -16,7 +16,7 @@ REJECTED = DECODE / "rejected.csv"
 LABELS = Path("data/labels")
 CLASSES = LABELS / "classes.json"  # class names, their words and word vectors
 FEATURES = Path("data/features")  # HDF5 shards of clip features
-FAILED = FEATURES / "failed.csv"  # videos that failed during extraction
+LEFT_OUT = FEATURES / "rejected.csv"  # every video left out: by decode or extract, and why
 PCA = Path("data/pca")
 PCA_MODEL = PCA / "model.npz"  # the projection fitted on every video (ratio "all"), as arrays
 PCA_SHARDS = PCA / "shards"  # the features projected, same shard layout
@@ -45,10 +45,12 @@ TSNE = PLOTS / "tsne.png"
 # Scratch space kept between runs, outside every DVC output: nothing here is a result.
 RESUME = Path(".resume")
 TRAIN_RESUME = RESUME / "train"  # per-epoch state of an unfinished training
+TRAIN_DONE = TRAIN_RESUME / "done"  # the last run's finished trainings, reused when unchanged
+SEQUENCE_SCRATCH = RESUME / "sequences"  # per-split projected sequences while training
 DAMAGED = RESUME / "damaged"  # damaged feature shards set aside by extract
-SCRATCH = (RESUME, TRAIN_RESUME, DAMAGED)
+SCRATCH = (RESUME, TRAIN_RESUME, TRAIN_DONE, SEQUENCE_SCRATCH, DAMAGED)
 
-# The "ratio" of the one split that trains on every class and holds none out (train_all), and
+# The "ratio" of the one split that trains on every class and holds none out (the full model), and
 # the variant trained so: what `action2vec` and the semantics stage use.
 ALL = "all"
 ALL_CLASSES = ("action2vec", ALL)

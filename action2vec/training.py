@@ -3,6 +3,7 @@ the cross-entropy weight's schedule (``lambda_at``), the loop (``train``) and th
 a split trains on (``fit_split``)."""
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from tqdm import tqdm
 from action2vec import Action2VecError, distributed
 from action2vec.files import atomic
 from action2vec.model import HRNN, HRNNConfig, check_plain, dual_loss, read_plain
+from action2vec.sequences import as_rows
 from action2vec.zsl import VARIANTS, top_k_accuracy
 
 log = logging.getLogger(__name__)
@@ -64,27 +66,29 @@ def class_rows(data, classes, exclude=()):
     return rows, np.array([index[label] for label in np.array(data["label"])[rows]], dtype=np.int64)
 
 
-def fit_split(data, class_vectors, split, config, resume=None, progress=True):
+def fit_split(data, class_vectors, split, config, resume=None, progress=True, on_epoch=None):
     """(model, history): a new HRNN trained on the seen classes of ``split`` alone (their videos
     but the held-out ones, their word vectors, a classification head with one output per seen
     class), at the epoch whose zero-shot top-1 on the split's validation classes is best (the
     last epoch when it has none). ``data`` is ``read_sequences``'s dict, ``class_vectors`` maps
     class names to word vectors; the targets index ``split["seen"]``. No video of another class
-    reaches the model."""
+    reaches the model. ``data["sequences"]`` may be an array or a
+    ``sequences.Rows`` source (read in batches, so memory stays bounded)."""
     seen = split["seen"]
+    source = as_rows(data["sequences"], data["lengths"])
     rows, targets = class_rows(data, seen, split.get("held_out", ()))
     validation = None
     if split.get("validation"):
         vrows, vtargets = class_rows(data, split["validation"])
-        validation = (data["sequences"][vrows], data["lengths"][vrows], vtargets,
+        validation = (source.subset(np.flatnonzero(vrows)), None, vtargets,
                       np.array([class_vectors[c] for c in split["validation"]], dtype=np.float32))
     seed_everything(config.seed)
-    model = HRNN(HRNNConfig(input_dim=data["sequences"].shape[2],
+    model = HRNN(HRNNConfig(input_dim=source.read([0]).shape[2],
                             embed_dim=len(next(iter(class_vectors.values()))),
                             n_classes=len(seen), **config.network))
-    history = train(model, data["sequences"][rows], data["lengths"][rows], targets,
+    history = train(model, source.subset(np.flatnonzero(rows)), None, targets,
                     np.array([class_vectors[c] for c in seen], dtype=np.float32), config,
-                    resume=resume, progress=progress, validation=validation)
+                    resume=resume, progress=progress, validation=validation, on_epoch=on_epoch)
     return model, history
 
 
@@ -111,8 +115,12 @@ def one_cpu_thread(device):
 
 
 def train(model, sequences, lengths, targets, class_vectors, config, resume=None, progress=True,
-          validation=None):
+          validation=None, on_epoch=None):
     """Adam on the dual loss; returns the history, one dict per epoch (loss terms per video).
+
+    ``sequences`` is an array with its ``lengths``, or a ``sequences.Rows`` source (lengths
+    None), read one batch at a time while the previous one trains. ``on_epoch()`` is called
+    after each epoch (a progress counter of parallel trainings).
 
     ``targets`` index ``class_vectors`` (the seen classes' word vectors). With ``validation``
     (sequences, lengths, targets, class vectors of validation classes), each epoch's zero-shot
@@ -130,8 +138,8 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
         model.to(device).train()
         rank, world = distributed.rank_and_size()
         net = distributed.wrap(model, device)
-        x = torch.as_tensor(sequences)
-        n_steps = torch.as_tensor(lengths)
+        x = as_rows(sequences, lengths)
+        n_steps = torch.as_tensor(x.lengths)
         y = torch.as_tensor(targets)
         vectors = torch.as_tensor(class_vectors, device=device)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -156,11 +164,13 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
                    initial=first, total=config.epochs)
         for epoch in bar:
             sums = np.zeros(3)
-            for batch in torch.randperm(len(x), generator=order).split(config.batch_size):
-                idx = batch[rank::world] if len(batch) >= world else batch[:1]
+            batches = [batch[rank::world] if len(batch) >= world else batch[:1]
+                       for batch in torch.randperm(len(x), generator=order).split(
+                           config.batch_size)]
+            for idx, inputs in zip(batches, read_ahead(x, batches, cuda)):
                 weight = lambda_at(step, steps_per_epoch, config.lam, config.warmup)
                 with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
-                    embeddings, logits = net(x[idx].to(device, non_blocking=True),
+                    embeddings, logits = net(inputs.to(device, non_blocking=True),
                                              n_steps[idx].to(device))
                 total, ranking, cross_entropy = dual_loss(embeddings.float(), logits.float(),
                                                           y[idx].to(device), vectors, weight,
@@ -180,6 +190,8 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
                 best = validate(model, validation, config.device, history[-1], best)
                 model.train()
             bar.set_postfix(loss=f"{row['loss']:.4f}")
+            if on_epoch is not None:
+                on_epoch()
             if resume and rank == 0:
                 save_state(resume, {"model": model.state_dict(),
                                     "optimizer": optimizer.state_dict(),
@@ -192,6 +204,21 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
                 row["chosen"] = row["epoch"] == best["epoch"]
         model.eval()
         return history
+
+
+def read_ahead(source, batches, pin=False):
+    """The sequences of each batch of row indices, as tensors, each read from ``source`` in a
+    thread while the previous batch trains (pinned for a fast copy to a GPU)."""
+    def read(idx):
+        tensor = torch.from_numpy(source.read(idx.numpy()))
+        return tensor.pin_memory() if pin else tensor
+
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(read, batches[0]) if batches else None
+        for following in batches[1:] + [None]:
+            current = pending.result()
+            pending = pool.submit(read, following) if following is not None else None
+            yield current
 
 
 def validate(model, validation, device, row, best):
@@ -231,11 +258,14 @@ def load_state(path, device):
 
 @torch.no_grad()
 def embed(model, sequences, lengths, batch_size=256, device="cpu"):
-    """Embeddings (N, embed_dim) of padded sequences, in eval mode."""
+    """Embeddings (N, embed_dim) of padded sequences (an array with its ``lengths``, or a
+    ``sequences.Rows`` source with lengths None, read a batch at a time), in eval mode."""
     model.to(device).eval()
+    source = as_rows(sequences, lengths)
     out = []
-    for start in range(0, len(sequences), batch_size):
-        x = torch.as_tensor(sequences[start:start + batch_size], device=device)
-        n = torch.as_tensor(lengths[start:start + batch_size], device=device)
+    for start in range(0, len(source), batch_size):
+        rows = np.arange(start, min(start + batch_size, len(source)))
+        x = torch.as_tensor(source.read(rows), device=device)
+        n = torch.as_tensor(source.lengths[rows], device=device)
         out.append(model.embed(x, n).cpu())
-    return torch.cat(out).numpy()
+    return torch.cat(out).numpy() if out else np.zeros((0, model.config.embed_dim), np.float32)

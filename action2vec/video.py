@@ -74,17 +74,6 @@ def read_frames(path, fps, max_seconds, size=None, block=64):
     return np.concatenate(parts)
 
 
-def declared_frames(path):
-    """The frame count the container's header declares (0 when it declares none)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            return int(container.streams.video[0].frames)
-    except Exception:  # noqa: BLE001 - an unreadable header declares nothing
-        return 0
-
-
 def first_line(message, limit=300):
     """A decoder's message on one line (decord's can carry a multi-line native trace)."""
     lines = str(message).strip().splitlines()
@@ -140,28 +129,54 @@ CUT_SHORT = "truncated: the file is shorter than its container says"
 
 def open_error(path):
     """Why a file cannot be opened as a video, or None: one line without the path, a kind and
-    perhaps details after ": ", so that equal reasons group. Uses PyAV, whose errors are Python
-    exceptions: decord prints a native log line before it raises on such files, so it is
-    handed only files that pass."""
+    perhaps details after ": ", so that equal reasons group."""
+    return header(path)[0]
+
+
+def open_video(path):
+    """(why the file cannot be opened as a video or None, the open PyAV container or None).
+    PyAV's errors are Python exceptions, where decord prints a native log line before it
+    raises on such files: decord is handed only files that pass."""
     import av
 
     path = Path(path)
     if not path.is_file():
-        return "no such file"
+        return "no such file", None
     if path.stat().st_size == 0:
-        return "empty file"
+        return "empty file", None
     try:
-        with av.open(str(path)) as container:
-            if container.streams.video:
-                return None
-        problem = "no video stream"
+        container = av.open(str(path))
     except av.error.InvalidDataError:
         problem = "not a video container"
     except Exception as exc:  # noqa: BLE001 - every container error is a per-file message
         strerror = getattr(exc, "strerror", None)
         problem = (strerror.lower() if strerror else
                    f"cannot be opened: {type(exc).__name__}: {native_message(exc, path)}")
-    return CUT_SHORT if cut_short(path) else problem
+    else:
+        if container.streams.video:
+            return None, container
+        container.close()
+        problem = "no video stream"
+    return (CUT_SHORT if cut_short(path) else problem), None
+
+
+def header(path):
+    """(why the file cannot be opened as a video or None, the frame count its header declares,
+    0 when none), from one read of the container's header."""
+    problem, container = open_video(path)
+    if container is None:
+        return problem, 0
+    with container:
+        return None, int(container.streams.video[0].frames)
+
+
+def decode_failure(path, exc):
+    """Why decoding ``path`` failed, worded as a probe's rejection so that equal reasons group:
+    a BadVideo's own message, else what the file's header and structure say, else a failure
+    mid-stream (the decoder's own message names the file and source lines)."""
+    if isinstance(exc, BadVideo):
+        return str(exc)
+    return open_error(path) or (CUT_SHORT if cut_short(path) else "decoding failed mid-stream")
 
 
 def check_complete(declared, decodable):
@@ -172,31 +187,79 @@ def check_complete(declared, decodable):
         raise BadVideo(f"truncated: header declares {declared} frames, only {decodable} decode")
 
 
+END_SHARE = 0.05  # the end check decodes at most this share of a video's frames, or one
+
+
+def end_packets(tail, n_frames):
+    """The packets the end check decodes, of ``tail``, those from the last keyframe to the end
+    of the stream: all of them (the last frame decodes) when they are at most ``END_SHARE`` of
+    the video's frames, else the keyframe alone."""
+    return tail if len(tail) - 1 <= END_SHARE * n_frames else tail[:1]
+
+
+def scan(container, stream):
+    """(the number of the stream's packets, the packets the end check decodes) from one pass
+    that reads the packets without decoding them. The count is the frame index decord builds
+    the same way when it opens a file: the frames extraction will find. The tail is cut to
+    its keyframe as soon as ``end_packets`` would cut it, so that it never holds more than
+    one keyframe interval of a long video."""
+    count, tail, whole = 0, [], False
+    for packet in container.demux(stream):
+        if packet.dts is None and not packet.size:  # PyAV's flush packet, after the last
+            continue
+        count += 1
+        if packet.is_keyframe or count == 1:  # a stream may flag no keyframe
+            tail, whole = [packet], True
+        elif whole:
+            tail.append(packet)
+            whole = len(end_packets(tail, count)) == len(tail)
+            if not whole:
+                del tail[1:]
+    return count, tail
+
+
+def end_size(stream, tail):
+    """(height, width) of the last frames of the stream, decoded from ``tail`` (``scan``);
+    raises when they do not decode. PyAV decodes exactly the packets it is given, where
+    decord's reader decodes ahead in a thread."""
+    stream.thread_count = 1
+    frames = [f for packet in tail for f in stream.decode(packet)] + list(stream.decode(None))
+    if not frames:
+        raise BadVideo("decoding failed mid-stream: the end of the stream does not decode")
+    return frames[-1].height, frames[-1].width
+
+
 def probe(path, fps, max_seconds):
-    """Facts about one video and whether it decodes: a dict with ``status`` ok or rejected and
-    the ``reason`` of a rejection, worded without the path so that equal reasons group."""
+    """Facts about one video and whether it decodes, without decoding it in full: a dict with
+    ``status`` ok or rejected and the ``reason`` of a rejection, worded without the path so that
+    equal reasons group.
+
+    Checked, from one opening of the file: the container's header (it opens, has a video
+    stream), the frame index (the packets of every frame the header declares are there), its
+    structure (not shorter than its boxes or RIFF size say) and the end of the stream (its
+    last keyframe, and the frames after it when they are few, decode: ``end_packets``). Damage
+    inside the stream that the index does not show is found by the extraction's own decode,
+    which reports it the same way.
+    """
     info = {"frames": 0, "fps": 0.0, "duration": 0.0, "width": 0, "height": 0,
-            "used_frames": 0, "status": "rejected", "reason": open_error(path) or ""}
-    if info["reason"]:
-        return info
-    try:
-        reader = open_reader(path)
-    except Exception as exc:  # noqa: BLE001 - decord raises DECORDError
-        info["reason"] = (CUT_SHORT if cut_short(path) else
-                          f"the decoder cannot open it: {native_message(exc, path)}")
-        return info
-    try:
-        info["frames"] = len(reader)
-        info["fps"] = float(reader.get_avg_fps())
-        if info["frames"] > 0:
-            info["height"], info["width"] = reader[0].shape[:2]
-        info["duration"] = info["frames"] / info["fps"] if info["fps"] > 0 else 0.0
-        del reader
-        check_complete(declared_frames(path), info["frames"])
-        info["used_frames"] = len(read_frames(path, fps, max_seconds, size=(64, 64)))
-        info["status"] = "ok"
-    except BadVideo as exc:
-        info["reason"] = str(exc)
-    except Exception:  # noqa: BLE001 - decord raises DECORDError on damaged data
-        info["reason"] = CUT_SHORT if cut_short(path) else "decoding failed mid-stream"
+            "used_frames": 0, "status": "rejected", "reason": ""}
+    problem, container = open_video(path)
+    if problem:
+        return {**info, "reason": problem}
+    with container:
+        stream = container.streams.video[0]
+        try:
+            frames, tail = scan(container, stream)
+            check_complete(int(stream.frames), frames)
+            if cut_short(path):  # every frame is there, yet the file ends early
+                raise BadVideo(CUT_SHORT)
+            rate = float(stream.average_rate or 0)  # decord's frame rate: the stream's average
+            info.update(frames=frames, fps=rate, duration=frames / rate if rate > 0 else 0.0)
+            used = len(frame_indices(frames, rate, fps, max_seconds))
+            if used == 0:
+                raise BadVideo("no frames")
+            info["height"], info["width"] = end_size(stream, tail)
+            info.update(used_frames=used, status="ok")
+        except Exception as exc:  # noqa: BLE001 - PyAV raises its own on damaged data
+            info["reason"] = decode_failure(path, exc)
     return info

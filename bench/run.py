@@ -3,7 +3,8 @@ in one run, with the settings of params.yaml. Prints a table and writes bench/re
 
 Ratios are what to read (the machine may be shared): the whole extract stage against the bare
 network forward (the pipeline's overhead), the forward's GFLOP/s against a large fp32 matmul's
-(the hardware ceiling), the project's reader against plain decord.
+(the hardware ceiling), the project's reader against plain decord, the decode work of a video
+(the decode stage's check and extraction's decode) against one decode.
 """
 
 import argparse
@@ -26,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 from action2vec import params  # noqa: E402
 from action2vec.extractors import make_extractor  # noqa: E402
 from action2vec.features import extract  # noqa: E402
+from action2vec.render import render_frames, write_video  # noqa: E402
 from action2vec.shards import ShardWriter  # noqa: E402
 from action2vec.stage import table  # noqa: E402
-from action2vec.video import read_frames  # noqa: E402
+from action2vec.video import probe, read_frames  # noqa: E402
 
 
 def seconds(fn, repeat=1):
@@ -40,14 +42,16 @@ def seconds(fn, repeat=1):
     return (time.perf_counter() - start) / repeat
 
 
-def encode(path, n_seconds, fps=30, height=240, width=320):
-    """A real H.264 video of moving gradients (decoding cost like a real one's), n_seconds long."""
+def encode(path, n_seconds, fps=30, height=240, width=320, codec="libx264"):
+    """A real H.264 video of moving gradients (decoding cost like a real one's), n_seconds long;
+    with ``codec="mpeg4"`` and a .avi path, an MPEG-4 AVI."""
     import av
 
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
+        stream = out.add_stream(codec, rate=fps)
         stream.height, stream.width, stream.pix_fmt = height, width, "yuv420p"
-        stream.options = {"preset": "ultrafast"}
+        if codec == "libx264":
+            stream.options = {"preset": "ultrafast"}
         ys, xs = np.mgrid[0:height, 0:width]
         for t in range(int(n_seconds * fps)):
             frame = np.stack([(xs + 3 * t) % 256, (ys + 2 * t) % 256, (xs + ys + t) % 256], -1)
@@ -74,6 +78,40 @@ def bench_decode(paths, size, fps):
     frames = project()
     return {"frames": frames, "project_fps": frames / seconds(project),
             "decord_fps": frames / seconds(plain)}
+
+
+def fastest(fns, repeat):
+    """The fastest wall time of each of ``fns`` over ``repeat`` rounds that call each once, in
+    turn, after one warm-up round: alternated, so that a busy spell slows them alike."""
+    best = [float("inf")] * len(fns)
+    for round_ in range(repeat + 1):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            if round_:
+                best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def rendered(folder, render, seed):
+    """One video of the rendered dataset at the params' render settings (the default dataset's
+    clips: short, so the check's fixed cost weighs most there)."""
+    path = folder / f"rendered-{render['frames']}f-{render['width']}x{render['height']}.mp4"
+    write_video(path, render_frames("bounce", "ball", np.random.default_rng(seed),
+                                    render["frames"], render["width"], render["height"]))
+    return path
+
+
+def bench_decode_work(paths, size, fps, max_seconds, repeat=5):
+    """Decode work per video: the decode stage's check (probe) and extraction's decode (frames
+    at the network's size), against that one decode. 1.0 would be a check that costs nothing."""
+    videos = {}
+    for path in paths:
+        check, decode = fastest([lambda: probe(path, fps, max_seconds),
+                                 lambda: read_frames(path, fps, max_seconds, size=size)], repeat)
+        videos[path.name] = {"probe_s": check, "decode_s": decode,
+                             "work": (check + decode) / decode}
+    return {"videos": videos, "worst": max(v["work"] for v in videos.values())}
 
 
 def forward_flops(extractor):
@@ -226,7 +264,8 @@ def figures(results):
          else f"{results['noop_repro_s']:.2f} s"),
         (f"extract peak memory, {m['short_seconds']} s video", f"{m['short']:.0f} MB"),
         (f"extract peak memory, {m['long_seconds']} s video", f"{m['long']:.0f} MB"),
-    ]
+    ] + [(f"decode work per video, {name} ((probe + decode) / decode)", f"{v['work']:.3f}")
+         for name, v in results["decode_work"]["videos"].items()]
     return table(rows)
 
 
@@ -237,6 +276,10 @@ def main():
     parser.add_argument("--video-seconds", type=float, default=4.0)
     parser.add_argument("--long-seconds", type=float, default=600.0,
                         help="length of the long video of the memory test")
+    parser.add_argument("--work-seconds", default="1,5,10",
+                        help="lengths of the H.264 videos of the decode work figure (and one "
+                             "AVI of the middle length, and one rendered clip as params.yaml's "
+                             "render section makes them)")
     parser.add_argument("--extract-one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.extract_one:
@@ -257,6 +300,13 @@ def main():
                                    feat["device"])
         print("decode ...", flush=True)
         results["decode"] = bench_decode(paths, extractor.frame_size, dec["fps"])
+        lengths = [float(x) for x in args.work_seconds.split(",")]
+        work = [encode(tmp / f"{n:g}s.mp4", n) for n in lengths]
+        middle = lengths[len(lengths) // 2]
+        work.append(encode(tmp / f"{middle:g}s.avi", middle, codec="mpeg4"))
+        work.append(rendered(tmp, p["render"], p["seed"]))
+        results["decode_work"] = bench_decode_work(work, extractor.frame_size, dec["fps"],
+                                                   dec["max_seconds"])
         print("extract ...", flush=True)
         results["extract"] = bench_extract(paths, extractor, dec, feat, tmp / "shards")
         flops = forward_flops(extractor)

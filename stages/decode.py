@@ -1,7 +1,9 @@
-"""Stage decode: list the dataset, check that every video decodes, record its facts.
+"""Stage decode: list the dataset, check every video without decoding it in full (header,
+container structure, frame index, end of the stream: action2vec.video.probe), record its facts.
 
 Writes data/decode/videos.csv (every video, with status) and data/decode/rejected.csv (the
-unreadable ones with the reason). Frames are not stored.
+unreadable ones with the reason). Frames are not stored; the extract stage decodes each video
+once and reports what fails there.
 """
 
 import logging

@@ -1,5 +1,7 @@
 """Stage extract: clip features of every decodable video into HDF5 shards (params: decode,
-features). A video that fails here is logged in data/features/failed.csv and skipped.
+features). A video that fails here (a damaged stream that the decode stage's check does not
+decode, or one that decodes shorter than that stage counted) is logged and skipped;
+data/features/rejected.csv lists every video left out, by the decode stage or here, and why.
 
 Under `torchrun` the shards to write are dealt out to the processes (shard k to rank k mod
 world size); the shards are the same files a single process writes.
@@ -23,7 +25,7 @@ from action2vec.distributed import broadcast, finish, gather, setup
 from action2vec.extractors import make_extractor
 from action2vec.features import extract
 from action2vec.files import atomic
-from action2vec.paths import DAMAGED, DECODED, FAILED, FEATURES
+from action2vec.paths import DAMAGED, DECODED, FEATURES, LEFT_OUT, REJECTED
 from action2vec.shards import ShardWriter, resume
 from action2vec.stage import run
 
@@ -39,10 +41,17 @@ def feature_key(attrs, seed):
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def write_failed(rows):
-    """failed.csv, replaced whole (the old one may be a read-only link into the DVC cache)."""
-    with atomic(FAILED) as tmp:
-        pd.DataFrame(rows, columns=["id", "path", "class", "reason"]).to_csv(tmp, index=False)
+LEFT_OUT_COLUMNS = ["id", "path", "class", "stage", "reason"]
+
+
+def write_left_out(rejected, failed):
+    """The report of every video left out: the decode stage's rejections and this stage's
+    failures, each with its stage and reason. Replaced whole (the old one may be a read-only
+    link into the DVC cache)."""
+    rows = ([{**row, "stage": "decode"} for row in rejected.to_dict("records")] +
+            [{**row, "stage": "extract"} for row in failed])
+    with atomic(LEFT_OUT) as tmp:
+        pd.DataFrame(rows, columns=LEFT_OUT_COLUMNS).to_csv(tmp, index=False)
 
 
 def main():
@@ -51,7 +60,7 @@ def main():
     if cfg["device"] == "cuda" and not torch.cuda.is_available():
         raise Action2VecError("features.device: cuda requested but no GPU is visible")
     rank, world = setup(cfg["device"])
-    table = pd.read_csv(DECODED)
+    table, rejected = pd.read_csv(DECODED), pd.read_csv(REJECTED)
     videos = table[table.status == "ok"].to_dict("records")
     extractor = make_extractor(cfg["backbone"], cfg["layer"], cfg["weights"], p["seed"],
                                cfg["device"])
@@ -82,12 +91,15 @@ def main():
     finish()
     if rank != 0:
         return
-    write_failed(failed)
+    write_left_out(rejected, failed)
+    (FEATURES / "failed.csv").unlink(missing_ok=True)  # the report's old name: persist kept it
     log.info("%d clips from %d videos into %d new shards; %d failed", clips,
              len(todo) - len(failed), len(chunks), len(failed))
+    log.info("%d videos left out: %d rejected by decode, %d failed in extract; all in %s",
+             len(rejected) + len(failed), len(rejected), len(failed), LEFT_OUT)
     if len(failed) == len(videos):
         raise Action2VecError(f"no features: all {len(videos)} videos failed, see "
-                              f"{FAILED}")
+                              f"{LEFT_OUT}")
 
 if __name__ == "__main__":
     run(main)

@@ -1,8 +1,8 @@
 """Stage pca: fit the PCA projections of the clip features (params: seed, pca).
 
 - data/pca/model.npz: fitted on every video, for the split that trains on every class ("all":
-  train_all, the semantic evaluations and the `action2vec` command); every shard is projected
-  with it into data/pca/shards, which the sequence stage pads.
+  the train stage's full model, the semantic evaluations and the `action2vec` command); every
+  shard is projected with it into data/pca/shards, which the sequence stage pads.
 - data/pca/RATIO/split-k.npz: one projection per class split, fitted on that split's training
   videos alone (``pca.fit_on: seen``, inductive: no unseen, validation or held-out video shapes
   it), or on every video (``all``, transductive). train and baseline project at load time.

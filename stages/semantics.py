@@ -46,7 +46,7 @@ def main():
     index = read_index(SEQUENCES)
     if list(saved["video_id"]) != index.video_id:
         raise Action2VecError(f"{EMBEDDINGS} and {SEQUENCES} list different videos; "
-                              "rerun train_all")
+                              "rerun the train stage")
     classes = read_classes(CLASSES).names
     name_map = read_name_map(p["labels"]["name_map"], dataset=p["dataset"]["name"])
     vectors = load_vectors(p["labels"]["vectors"])

@@ -15,12 +15,12 @@ log = logging.getLogger("sequence")
 
 
 def main():
-    steps = params.load("sequence")["sequence"]["steps"]
+    cfg = params.load("sequence")["sequence"]
     dims = read_attrs(shard_paths(PCA_SHARDS)[0])["pca_dims"]
     SEQUENCES.parent.mkdir(parents=True, exist_ok=True)
     with atomic(SEQUENCES) as tmp:  # a damaged shard met half way leaves no partial file
-        count = write_sequences(tmp, iter_videos(PCA_SHARDS), steps, dims)
-    log.info("%d videos as %d steps of %d features", count, steps, dims)
+        count = write_sequences(tmp, iter_videos(PCA_SHARDS), cfg["steps"], dims, cfg["dtype"])
+    log.info("%d videos as %d steps of %d features (%s)", count, cfg["steps"], dims, cfg["dtype"])
 
 
 if __name__ == "__main__":

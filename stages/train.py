@@ -1,93 +1,95 @@
-"""Stage train@VARIANT-RATIO: one variant of Table 1 trained on the seen classes of every class
-split of a ratio (params: seed, lambda, train). RATIO "all" trains on every class once, for the
-semantic evaluations.
+"""Stage train: every trained variant of Table 1 (zsl.variants) on every class split of every
+ratio (zsl.ratios), and the full model on every class (ratio "all", for the semantic
+evaluations and the `action2vec` command). Params: seed, lambda, train, sequence.dtype, and
+zsl.variants/ratios.
 
-Usage: python stages/train.py VARIANT RATIO
+Each training is a job (action2vec/jobs.py): up to ``train.workers`` run at once, each in its
+own process on one thread, and give the same bytes as when run one after another. Each
+split's videos are projected by the split's own PCA (data/pca/RATIO/split-k.npz), fitted on
+its training videos alone, and streamed from a scratch file in batches (``train.store: disk``)
+or held in memory.
 
-Each split's videos are projected at load time by the split's own PCA
-(data/pca/RATIO/split-k.npz), fitted on its training videos alone. Writes, per split k,
-data/train/VARIANT/RATIO/split-k.pt (loadable with action2vec.model.load_model: the epoch chosen
-on the validation classes), split-k.npz (embeddings of every video the model was not trained on,
-each with its role: "unseen" (the zero-shot test set), "validation", or "held_out" (seen
-classes' videos kept for generalized zero-shot)) and split-k.json (loss and validation top-1 per
-epoch), and metrics/train/VARIANT_RATIO.csv (split 0's history, a DVC plot). An interrupted run
-keeps its state after every epoch in .resume/train/ and the next `dvc repro` continues from it.
-Under torchrun, training is data-parallel (DistributedDataParallel) and rank 0 writes the
-outputs.
+Writes, per variant, ratio and split k, data/train/VARIANT/RATIO/split-k.pt (loadable with
+action2vec.model.load_model: the epoch chosen on the validation classes), split-k.npz
+(embeddings of every video the model was not trained on, each with its role: "unseen" (the
+zero-shot test set), "validation", or "held_out" (seen classes' videos kept for generalized
+zero-shot)) and split-k.json (loss and validation top-1 per epoch), and
+metrics/train/VARIANT_RATIO.csv (split 0's history, a DVC plot).
+
+An interrupted run keeps each training's state after every epoch in .resume/train/, and its
+finished trainings in .resume/train/done/: the next `dvc repro` continues from them. A run
+reuses the finished trainings of the run before it whose settings, data and code are unchanged
+(adding a variant trains that variant alone). Under torchrun, the jobs run one after another,
+each data-parallel (DistributedDataParallel), and rank 0 writes the outputs.
 """
 
-import hashlib
-import json
 import logging
-import sys
+import os
+from dataclasses import asdict
 
-import numpy as np
 import pandas as pd
 import torch
 
 from action2vec import Action2VecError, params
-from action2vec.distributed import finish, setup
+from action2vec.distributed import broadcast, finish, setup
 from action2vec.files import file_sha256
-from action2vec.model import save_model
-from action2vec.paths import (ALL, CLASSES, FEATURES, SEQUENCES, SPLITS, TRAIN_RESUME, loss_plot,
-                              projection_file, run_dir, split_file)
-from action2vec.labels import read_classes
-from action2vec.pca import Projection
-from action2vec.sequences import project_sequences, read_index
+from action2vec.jobs import Job, forget_others, reuse, run_all, with_keys
+from action2vec.paths import ALL, ALL_CLASSES, CLASSES, SEQUENCES, SPLITS, loss_plot, projection_file
 from action2vec.stage import run
-from action2vec.training import TrainConfig, embed, fit_split
-from action2vec.zsl import read_splits, split_roles
+from action2vec.training import TrainConfig
+from action2vec.zsl import read_splits
 
 log = logging.getLogger("train")
 
 
-def resume_path(*key):
-    """Where an unfinished run with this key (params, split, input checksums) keeps its state."""
-    text = json.dumps(key, sort_keys=True)
-    return TRAIN_RESUME / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.pt"
+def plan(p):
+    """Every job of the stage: the full model first (it trains on every video, the longest
+    job), then each split's variants next to each other (they share its scratch file)."""
+    pairs = [ALL_CLASSES] + [(variant, ratio) for ratio in p["zsl"]["ratios"]
+                             for variant in p["zsl"]["variants"]]
+    splits = {ratio: read_splits(SPLITS, ratio) for _, ratio in pairs}
+    return [Job(variant, ratio, k, split, asdict(TrainConfig.from_params(p, variant)),
+                str(projection_file(ratio, k)), p["train"]["store"], p["sequence"]["dtype"])
+            for ratio in splits for k, split in enumerate(splits[ratio])
+            for variant, r in pairs if r == ratio]
+
+
+def usable_cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def write_loss_plots(jobs):
+    """Split 0's history of each variant and ratio, as a DVC plot."""
+    import json
+
+    from action2vec.paths import split_file
+
+    for job in jobs:
+        if job.k == 0:
+            history = json.loads(split_file(job.out, 0, ".json").read_text())
+            loss_plot(job.variant, job.ratio).parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(history).to_csv(loss_plot(job.variant, job.ratio), index=False)
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise Action2VecError("usage: python stages/train.py VARIANT RATIO")
-    variant, ratio = sys.argv[1:]
-    p = params.load("train_all" if ratio == ALL else "train")
-    config = TrainConfig.from_params(p, variant)
-    if config.device == "cuda" and not torch.cuda.is_available():
+    p = params.load("train")
+    cfg = p["train"]
+    if cfg["device"] == "cuda" and not torch.cuda.is_available():
         raise Action2VecError("train.device: cuda requested but no GPU is visible")
-    rank, _ = setup(config.device)
-    splits = read_splits(SPLITS, ratio)
-    index = read_index(SEQUENCES)
-    vectors = read_classes(CLASSES).vectors
-    out = run_dir(variant, ratio)
-    out.mkdir(parents=True, exist_ok=True)
-    inputs = [file_sha256(SEQUENCES), file_sha256(CLASSES)]  # once, not once per split
-    for k, split in enumerate(splits):
-        log.info("%s %s split %d: %d seen classes (%d videos held out), %d validation, "
-                 "%d test classes", variant, ratio, k, len(split["seen"]),
-                 len(split.get("held_out", [])), len(split.get("validation", [])),
-                 len(split["unseen"]))
-        projection = projection_file(ratio, k)
-        data = project_sequences(FEATURES, index, Projection.load(projection))
-        resume = resume_path(p, variant, ratio, k, split, inputs + [file_sha256(projection)])
-        model, history = fit_split(data, vectors, split, config, resume)
-        if rank != 0:  # under torchrun, rank 0 writes the outputs
-            continue
-        save_model(split_file(out, k, ".pt"), model,
-                   {"variant": variant, "split": split, "steps": index.steps})
-        roles = split_roles(split, list(zip(index.video_id, index.label)))
-        test = np.array([video in roles for video in index.video_id], dtype=bool)
-        ids = np.array(index.video_id)[test]
-        np.savez(split_file(out, k, ".npz"), video_id=ids, label=np.array(index.label)[test],
-                 role=np.array([roles[video] for video in ids]),
-                 embedding=embed(model, data["sequences"][test], data["lengths"][test],
-                                 device=config.device))
-        split_file(out, k, ".json").write_text(json.dumps(history, indent=1))
-        if k == 0:
-            loss_plot(variant, ratio).parent.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(history).to_csv(loss_plot(variant, ratio), index=False)
-        resume.unlink()
+    rank, world = setup(cfg["device"])
+    jobs = with_keys(plan(p), [file_sha256(SEQUENCES), file_sha256(CLASSES)])
+    reused = broadcast([job.key for job in jobs if reuse(job)] if rank == 0 else None)
+    todo = [job for job in jobs if job.key not in reused]
+    # null: one training per core on a CPU; on a GPU one (each process holds a CUDA context)
+    default = usable_cores() if cfg["device"] == "cpu" else 1
+    workers = 1 if world > 1 else max(1, min(cfg["workers"] or default, len(todo)))
+    log.info("%d trainings: %d reused from the last run, %d to run on %d worker(s)",
+             len(jobs), len(jobs) - len(todo), len(todo), workers)
+    run_all(todo, workers, cfg["epochs"])
     finish()
+    if rank == 0:
+        write_loss_plots(jobs)
+        forget_others(jobs)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "action2vec", ".dvc/config", ".dvcignore"]
 
 
-def encode(path, frames, fps=30, codec="libx264", container_format=None):
-    """Write uint8 RGB frames (T, H, W, 3) as a real video file."""
-    with av.open(str(path), "w", format=container_format) as out:
-        stream = out.add_stream(codec, rate=fps)
+def encode(path, frames, fps=30, codec="libx264", container_format=None, options=None,
+           codec_options=None):
+    """Write uint8 RGB frames (T, H, W, 3) as a real video file; ``options`` go to the muxer
+    (``{"movflags": "faststart"}``: the MP4 index first), ``codec_options`` to the encoder
+    (``{"g": "10"}``: a keyframe at least every 10 frames)."""
+    with av.open(str(path), "w", format=container_format, options=options or {}) as out:
+        stream = out.add_stream(codec, rate=fps, options=codec_options or {})
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"
         for frame in frames:
@@ -38,6 +41,33 @@ def moving_bar(n_frames, height=120, width=160):
         x = (3 * t) % (width - 20)
         frames[t, :, x:x + 20] = 255
     return frames
+
+
+def packets(path):
+    """(byte offset, size) of each video packet of a file, in file order."""
+    with av.open(str(path)) as container:
+        return [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
+
+
+def cut_after(path, n):
+    """The bytes of ``path`` up to the end of its ``n``-th video packet: a download that
+    stopped there."""
+    return path.read_bytes()[:max(pos + size for pos, size in packets(path)[:n])]
+
+
+def overwritten(data, start, length, zeros=True):
+    """``data`` with ``length`` bytes from ``start`` overwritten by zeros or random bytes."""
+    damaged = bytearray(data)
+    damaged[start:start + length] = (bytes(length) if zeros else
+                                     np.random.default_rng(0).bytes(length))
+    return bytes(damaged)
+
+
+def faststart(path, n_frames=60, codec_options=None):
+    """A real H.264 MP4 with its index (``moov``) first, as streaming sites serve them: cut
+    short, it keeps an index of frames it no longer holds."""
+    return encode(path, moving_bar(n_frames), options={"movflags": "faststart"},
+                  codec_options=codec_options)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_bench_writes_every_figure(tmp_path):
     out = tmp_path / "results.json"
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--out", str(out),
-                           "--videos", "1", "--video-seconds", "1", "--long-seconds", "3"],
+                           "--videos", "1", "--video-seconds", "1", "--long-seconds", "3",
+                           "--work-seconds", "1"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())
@@ -25,3 +26,7 @@ def test_bench_writes_every_figure(tmp_path):
                    results["memory_mb"]["short"], results["memory_mb"]["long"]):
         assert figure > 0
     assert "overhead (bare / stage)" in done.stdout
+    work = results["decode_work"]["videos"]  # (probe + decode) / decode: H.264, AVI, rendered
+    assert sorted(work) == ["1s.avi", "1s.mp4", "rendered-40f-160x120.mp4"]
+    assert all(v["work"] > 1 for v in work.values())
+    assert "decode work per video, 1s.avi ((probe + decode) / decode)" in done.stdout

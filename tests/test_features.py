@@ -3,6 +3,9 @@ import pytest
 
 from action2vec.extractors import Extractor
 from action2vec.features import extract
+from action2vec.video import BadVideo, probe
+
+from conftest import encode, moving_bar, overwritten
 
 
 class MeanColour(Extractor):
@@ -44,7 +47,44 @@ def test_a_broken_video_is_reported_and_the_rest_go_on(video_file, tmp_path):
     extract(videos, MeanColour(), 30, 14, 4, 2, on_video=lambda v, f: done.append(v["path"]),
             on_error=lambda v, msg: failed.append((v["path"], msg)), progress=False)
     assert sorted(done) == sorted([videos[0]["path"], videos[2]["path"]])
-    assert failed[0][0] == str(bad) and "RuntimeError" in failed[0][1]
+    assert failed == [(str(bad), "not a video container")]  # worded as the decode stage's
+
+
+def damaged_inside(video_file, tmp_path):
+    """Real files whose damage only a full decode finds: bytes overwritten (zeros, random) in
+    the middle of an H.264 stream in MP4; the probe passes them."""
+    data = video_file("whole.mp4", n_frames=60).read_bytes()
+    paths = [tmp_path / "zeros.mp4", tmp_path / "random.mp4"]
+    for path, zeros in zip(paths, (True, False)):
+        path.write_bytes(overwritten(data, len(data) // 2, len(data) // 10, zeros))
+    return paths
+
+
+def test_damage_inside_the_stream_is_reported_with_its_reason(video_file, tmp_path):
+    bad = damaged_inside(video_file, tmp_path)
+    good = [video_file("a.mp4", n_frames=8), video_file("b.avi", n_frames=12)]
+    videos = [{"path": str(p), **probe(p, 30, 14)} for p in (good[0], *bad, good[1])]
+    assert [v["status"] for v in videos] == ["ok"] * 4  # the decode stage let them through
+    done, failed = {}, []
+    extract(videos, MeanColour(), 30, 14, 4, 2,
+            on_video=lambda v, f: done.__setitem__(v["path"], f),
+            on_error=lambda v, msg: failed.append((v["path"], msg)), progress=False)
+    assert failed == [(str(p), "decoding failed mid-stream") for p in bad]
+    assert {p: len(f) for p, f in done.items()} == {str(good[0]): 2, str(good[1]): 3}
+
+
+def test_a_video_shorter_than_the_decode_stage_counted_is_reported(video_file, tmp_path):
+    """A file cut between the stages, with a structure that is whole again (re-encoded, say):
+    its frames would make fewer clips, silently; it is reported instead."""
+    path = video_file("v.mp4", n_frames=40)
+    counted = probe(path, 30, 14)
+    encode(path, moving_bar(24))
+    done, failed = [], []
+    extract([{"path": str(path), **counted}, {"path": str(video_file("w.mp4", 8))}],
+            MeanColour(), 30, 14, 4, 2, on_video=lambda v, f: done.append(v["path"]),
+            on_error=lambda v, msg: failed.append(msg), progress=False)
+    assert failed == ["truncated: 24 frames decode, the decode stage counted 40"]
+    assert done == [str(tmp_path / "w.mp4")]
 
 
 @pytest.mark.parametrize("batch_size", [1, 5])
@@ -76,4 +116,4 @@ def test_decoding_ahead_keeps_the_list_order_and_passes_a_broken_video(video_fil
     out = list(decoded([{"path": str(p)} for p in paths], MeanColour(), 30, 14, workers))
     assert [v["path"] for v, _, _ in out] == [str(p) for p in paths]
     assert [len(f) if f is not None else None for _, f, _ in out] == [300, None, 8, 8, 8, 8]
-    assert isinstance(out[1][2], RuntimeError)
+    assert isinstance(out[1][2], BadVideo) and str(out[1][2]) == "not a video container"

@@ -91,6 +91,6 @@ def test_projecting_features_that_do_not_match_the_sequence_file_is_an_error(tmp
                 writer.add(f"v{i}", "x", np.full((clips + i, 5), i, np.float32))
     write_sequences(tmp_path / "s.h5", iter_videos(tmp_path / "before"), steps=4, dim=5)
     projection = fit_pca(tmp_path / "after", dims=2, max_samples=100, seed=0)
-    with pytest.raises(Action2VecError, match=r"after does not match the sequence file for 2 "
-                                              r"videos \(e\.g\. \['v0', 'v1'\]\)"):
+    with pytest.raises(Action2VecError, match=r"after does not match the sequence file "
+                                              r"from video 'v0' on \(4 videos\)"):
         project_sequences(tmp_path / "after", read_index(tmp_path / "s.h5"), projection)

@@ -19,8 +19,10 @@ from action2vec.labels import write_classes
 from action2vec.leakage import write_leakage
 from action2vec.paths import CLASSES, FEATURES, LEAKAGE, SPLITS, projection_file
 from action2vec.shards import ShardWriter, iter_videos
+from action2vec.video import clip_starts
 
-from conftest import damage_shard, fill, kinetics_layout
+from conftest import (cut_after, damage_shard, encode, faststart, fill, kinetics_layout,
+                      moving_bar, overwritten)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -146,7 +148,63 @@ def extraction_project(tmp_path, video_file, n_videos, frames=None):
     table = tmp_path / "data" / "decode" / "videos.csv"
     table.parent.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(table, index=False)
+    (table.parent / "rejected.csv").write_text("id,path,class,reason\n")  # none rejected
     return table
+
+
+def damaged_dataset(videos, video_file):
+    """Real damaged videos of both containers next to good ones, in a dataset's index:
+    {id: the stage that must leave it out and why}, None for the good ones."""
+    mp4, avi = video_file("whole.mp4").read_bytes(), video_file("whole.avi").read_bytes()
+    files = {"good.mp4": video_file("good.mp4", n_frames=20).read_bytes(),
+             "changed.mp4": video_file("changed.mp4", n_frames=40).read_bytes(),
+             "good.avi": video_file("good.avi", n_frames=24).read_bytes(),
+             "truncated.mp4": mp4[:int(len(mp4) * 0.8)],
+             "half.mp4": cut_after(faststart(videos.parent / "fast.mp4"), 30),
+             "zeros.mp4": overwritten(mp4, len(mp4) // 2, len(mp4) // 10),
+             "random.mp4": overwritten(mp4, len(mp4) // 2, len(mp4) // 10, zeros=False),
+             "truncated.avi": avi[:int(len(avi) * 0.8)], "end.avi": avi[:-1],
+             "zeros.avi": overwritten(avi, len(avi) // 2, len(avi) // 10)}
+    for name, data in files.items():
+        (videos / name).write_bytes(data)
+    (videos / "index.csv").write_text("path,class\n" + "".join(
+        f"{name},roll ball\n" for name in files))
+    cut = "truncated: the file is shorter than its container says"
+    return {"good.mp4": None, "good.avi": None, "truncated.mp4": ("decode", cut),
+            "changed.mp4": ("extract", "truncated: 24 frames decode, the decode stage counted 40"),
+            "half.mp4": ("decode", "truncated: header declares 60 frames, only 30 decode"),
+            "zeros.mp4": ("extract", "decoding failed mid-stream"),
+            "random.mp4": ("extract", "decoding failed mid-stream"),
+            "truncated.avi": ("decode", "truncated: header declares 60 frames, only 44 decode"),
+            "end.avi": ("decode", cut),
+            "zeros.avi": ("decode", "truncated: header declares 60 frames, only 49 decode")}
+
+
+def test_every_damaged_video_is_reported_once_and_the_good_ones_extracted(tmp_path, video_file):
+    """Truncated, cut-short and overwritten files of both containers: decode rejects what its
+    check sees, extraction's decode reports the rest, and data/features/rejected.csv lists
+    every one with its stage and reason; so does a file cut between the two stages (whole
+    again, re-encoded shorter). No video is lost or extracted shortened."""
+    videos = project(tmp_path)
+    want = damaged_dataset(videos, video_file)
+    assert run_stage(tmp_path, "decode").returncode == 0
+    encode(videos / "changed.mp4", moving_bar(24))
+    stale = tmp_path / "data" / "features" / "failed.csv"  # the report's name before
+    stale.parent.mkdir(parents=True)
+    stale.write_text("id,path,class,reason\n")
+    done = run_stage(tmp_path, "extract")
+    assert done.returncode == 0, done.stderr
+    assert "8 videos left out: 5 rejected by decode, 3 failed in extract" in done.stderr
+    assert not stale.exists()
+    report = pd.read_csv(tmp_path / "data" / "features" / "rejected.csv")
+    assert list(report.columns) == ["id", "path", "class", "stage", "reason"]
+    assert {row.id: (row.stage, row.reason) for row in report.itertuples()} == \
+        {name: why for name, why in want.items() if why}
+    table = pd.read_csv(tmp_path / "data" / "decode" / "videos.csv").set_index("id")
+    got = extracted(tmp_path)
+    assert sorted(got) == ["good.avi", "good.mp4"]
+    for name, (_, features) in got.items():  # every clip of every frame the decode counted
+        assert len(features) == len(clip_starts(table.used_frames[name], 16, 8)), name
 
 
 def extracted(tmp_path):
@@ -225,7 +283,7 @@ def test_extraction_under_torchrun_writes_the_single_process_shards(tmp_path, vi
     for video, (label, features) in want.items():
         assert got[video][0] == label
         np.testing.assert_allclose(got[video][1], features, rtol=1e-5, atol=1e-5)
-    assert (two / "data" / "features" / "failed.csv").is_file()
+    assert (two / "data" / "features" / "rejected.csv").is_file()
 
 
 def test_extraction_on_a_full_disk_stops_with_one_line_and_the_rerun_resumes(small_disk,
@@ -410,7 +468,7 @@ def test_no_unseen_or_held_out_video_reaches_anything_fitted(tmp_path):
                                      if f"class {i % 8}" in split["unseen"]}
     poison(roots[1] / FEATURES, test)
     for root in roots:
-        for stage, *args in (("pca",), ("sequence",), ("train", "action2vec", "50_50"),
+        for stage, *args in (("pca",), ("sequence",), ("train",),
                              ("baseline", "50_50")):
             run_stage_with(root, stage, *args)
     clean, poisoned = roots

@@ -1,11 +1,16 @@
 import subprocess
 import sys
+from fractions import Fraction
 
 import av
 import numpy as np
 
-from action2vec.video import (clip_starts, cut_short, first_line, frame_indices, native_message,
-                              open_error, probe, read_frames)
+import pytest
+
+from action2vec.video import (clip_starts, cut_short, end_packets, first_line, frame_indices,
+                              native_message, open_error, open_reader, probe, read_frames, scan)
+
+from conftest import cut_after, encode, faststart, moving_bar, overwritten, packets
 
 
 def test_clip_starts_give_the_papers_52_steps_for_14_seconds():
@@ -79,12 +84,16 @@ def bad_videos(tmp_path, video_file):
     """{file: the reason the probe must give} for real damaged files of every kind, two of a
     kind where the kind has no details, so that their reasons group."""
     mp4, avi = video_file("whole.mp4").read_bytes(), video_file("whole.avi").read_bytes()
-    zeroed = bytearray(mp4)
-    zeroed[len(mp4) // 2:len(mp4) // 2 + len(mp4) // 10] = bytes(len(mp4) // 10)
     files = {"empty.mp4": b"", "random.mp4": np.random.default_rng(0).bytes(5000),
              "random.avi": np.random.default_rng(1).bytes(300), "text.mp4": b"not a video " * 50,
              "cut.mp4": mp4[:len(mp4) // 2], "stub.mp4": mp4[:300], "cut.avi": avi[:300],
-             "zeroed.mp4": bytes(zeroed), "short.avi": avi[:int(len(avi) * 0.8)]}
+             "short.avi": avi[:int(len(avi) * 0.8)], "end.avi": avi[:-1],
+             "end.mp4": mp4[:-100], "half.mp4": cut_after(faststart(tmp_path / "fast.mp4"), 30),
+             "index.avi": overwritten(avi, len(avi) // 2, len(avi) // 10)}
+    # A keyframe every 10 frames: the probe decodes the last ones, and finds one damaged.
+    keys = faststart(tmp_path / "keys.mp4", codec_options={"g": "10"})
+    start, size = packets(keys)[-2]
+    files["last.mp4"] = overwritten(keys.read_bytes(), start, size)
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     audio_only(tmp_path / "audio.mp4")
@@ -93,8 +102,58 @@ def bad_videos(tmp_path, video_file):
             tmp_path / "random.mp4": text, tmp_path / "random.avi": text,
             tmp_path / "text.mp4": text, tmp_path / "cut.mp4": cut, tmp_path / "stub.mp4": cut,
             tmp_path / "cut.avi": cut, tmp_path / "audio.mp4": "no video stream",
-            tmp_path / "zeroed.mp4": "decoding failed mid-stream",
-            tmp_path / "short.avi": "truncated: header declares 60 frames, only 44 decode"}
+            tmp_path / "short.avi": "truncated: header declares 60 frames, only 44 decode",
+            tmp_path / "end.avi": cut,  # the last byte of its index: every frame still decodes
+            tmp_path / "end.mp4": "truncated: header declares 60 frames, only 0 decode",
+            tmp_path / "half.mp4": "truncated: header declares 60 frames, only 30 decode",
+            tmp_path / "index.avi": "truncated: header declares 60 frames, only 49 decode",
+            tmp_path / "last.mp4": "decoding failed mid-stream"}
+
+
+@pytest.mark.parametrize("name", ["whole.mp4", "fast.mp4"])
+def test_the_probe_does_not_decode_a_video_in_full(video_file, tmp_path, name):
+    """Bytes overwritten in the middle of an H.264 stream: decoding the video in full fails
+    there, yet the probe, which reads the header, the index and the end of the stream, passes
+    it with its facts. (Extraction's decode reports it: tests/test_features.py.)"""
+    whole = faststart(tmp_path / name, 90) if name == "fast.mp4" else video_file(name, 90)
+    data = whole.read_bytes()
+    path = tmp_path / f"damaged-{name}"
+    path.write_bytes(overwritten(data, len(data) // 2, len(data) // 10))
+    with pytest.raises(Exception):
+        read_frames(path, fps=30, max_seconds=14)
+    info = probe(path, fps=30, max_seconds=14)
+    assert info == {"frames": 90, "fps": 30.0, "duration": 3.0, "width": 160, "height": 120,
+                    "used_frames": 90, "status": "ok", "reason": ""}
+
+
+@pytest.mark.parametrize("name, rate", [("h264.mp4", 30), ("ntsc.mp4", Fraction(30000, 1001)),
+                                        ("pal.mkv", 25), ("mpeg4.avi", 30)])
+def test_the_probe_counts_the_frames_decord_decodes(tmp_path, name, rate):
+    """The probe reads the file with PyAV alone; extraction decodes it with decord and checks
+    the count: the two must find the same frames and rate, or good videos would be refused."""
+    codec = "mpeg4" if name.endswith(".avi") else "libx264"
+    path = encode(tmp_path / name, moving_bar(50), rate, codec)
+    info, reader = probe(path, fps=30, max_seconds=14), open_reader(path)
+    assert (info["frames"], info["fps"]) == (len(reader), reader.get_avg_fps())
+    assert info["used_frames"] == len(read_frames(path, fps=30, max_seconds=14))
+
+
+def test_the_scan_keeps_one_keyframe_interval_at_most(tmp_path):
+    """The packets from the last keyframe, when few; the keyframe alone when that interval is
+    long (one keyframe in 300 frames): memory stays bounded on a long video."""
+    for keys, kept in (("10", 10), ("300", 1)):
+        path = encode(tmp_path / f"g{keys}.mp4", moving_bar(300), codec_options={"g": keys})
+        with av.open(str(path)) as container:
+            count, tail = scan(container, container.streams.video[0])
+        assert (count, len(tail), tail[0].is_keyframe) == (300, kept, True), keys
+
+
+def test_the_end_check_decodes_a_small_share_of_the_video():
+    """Of the packets from the last keyframe to the end: all when they are few, else the
+    keyframe alone."""
+    assert end_packets(list(range(10)), 300) == list(range(10))  # 3% of the frames
+    assert end_packets(list(range(50)), 300) == [0]  # 16%
+    assert end_packets(list(range(30)), 30) == [0] and end_packets([0], 1) == [0]
 
 
 def test_rejection_reasons_say_what_is_wrong_without_the_path(tmp_path, video_file):

@@ -1,0 +1,268 @@
+"""The train stage's trainings as independent jobs: one per variant, ratio and class split (and
+the full model on every class), run in parallel processes, each on one thread, so that every
+job gives the same bytes however many run at once.
+
+A job streams its split's sequences from a scratch sequence file projected by the split's own
+PCA (bounded memory), or holds them in memory (``train.store: memory``); both give the same
+bytes. A finished job is kept under its key (everything that decides its result) in
+``.resume/train/done/``, so that the next run of the stage reuses it when only other jobs'
+settings changed (a variant added, lambda changed for variants without cross-entropy).
+"""
+
+import fcntl
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from action2vec import distributed
+from action2vec.files import file_sha256
+from action2vec.labels import read_classes
+from action2vec.model import save_model
+from action2vec.paths import (CLASSES, FEATURES, PCA_MODEL, SEQUENCE_SCRATCH, SEQUENCES,
+                              TRAIN_DONE, TRAIN_RESUME, run_dir, split_file)
+from action2vec.pca import Projection
+from action2vec.sequences import (OnDisk, as_rows, project_sequences, read_index,
+                                  write_projected)
+from action2vec.training import embed, fit_split
+from action2vec.zsl import split_roles
+
+log = logging.getLogger(__name__)
+SUFFIXES = (".pt", ".npz", ".json")  # what a job writes for its split
+CODE = Path(__file__).resolve().parent  # the package: its code decides every result
+
+
+@dataclass
+class Job:
+    """One training: ``variant`` on split ``k`` of ``ratio``; ``config`` is TrainConfig's
+    settings as a dict, ``key`` a digest of everything that decides the job's result."""
+
+    variant: str
+    ratio: str
+    k: int
+    split: dict
+    config: dict
+    projection: str
+    store: str  # memory or disk
+    dtype: str  # float32 or float16: the sequences' precision, in memory or on disk
+    key: str = ""
+    scratch: Path = None  # the scratch sequence file of its projection, shared by its jobs
+
+    @property
+    def name(self):
+        return f"{self.variant} {self.ratio} split {self.k}"
+
+    @property
+    def out(self):
+        return run_dir(self.variant, self.ratio)
+
+
+def code_digest():
+    """A digest of the package's modules: a job trained by other code is not reused."""
+    digest = hashlib.sha256()
+    for path in sorted(CODE.glob("*.py")):
+        digest.update(path.name.encode() + file_sha256(path).encode())
+    return digest.hexdigest()
+
+
+def digest(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def with_keys(jobs, inputs):
+    """``jobs`` with their keys: the settings, split, data (``inputs``: checksums of the
+    sequence index and classes, and of each job's projection) and code. Not the number of
+    workers nor where the sequences are held, which do not change the result."""
+    projections = {job.projection: file_sha256(job.projection) for job in jobs}
+    code = code_digest()
+    for job in jobs:
+        data = [inputs, projections[job.projection], job.dtype]
+        job.key = digest(job.config, job.variant, job.ratio, job.k, job.split, data, code)[:24]
+        job.scratch = SEQUENCE_SCRATCH / f"{digest(data)[:16]}-{job.dtype}.h5"
+    return jobs
+
+
+@contextmanager
+def locked(path):
+    """An exclusive lock on ``path`` + ".lock" while the block runs (between processes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def sequences_of(job, index):
+    """The job's padded sequences: a Rows source streamed from disk, or an array in memory."""
+    projection = Projection.load(job.projection)
+    if job.store == "memory":
+        return project_sequences(FEATURES, index, projection, job.dtype)["sequences"]
+    if Path(job.projection) == PCA_MODEL and index.dtype == job.dtype:
+        return OnDisk(SEQUENCES)  # the sequence stage's file is this projection already
+    with locked(job.scratch):  # the first job of a projection writes it, the others wait
+        if not job.scratch.exists():
+            write_projected(job.scratch, FEATURES, index, projection, job.dtype)
+    return OnDisk(job.scratch)
+
+
+def run_job(job, resume_dir=TRAIN_RESUME, on_epoch=None):
+    """Train one job and write its split's .pt, .npz and .json into its run directory."""
+    from action2vec.training import TrainConfig
+
+    index = read_index(SEQUENCES)
+    data = {"sequences": sequences_of(job, index), "lengths": index.lengths,
+            "video_id": index.video_id, "label": index.label}
+    config = TrainConfig(**job.config)
+    vectors = read_classes(CLASSES).vectors
+    resume = Path(resume_dir) / f"{job.key}.pt"
+    model, history = fit_split(data, vectors, job.split, config, resume, progress=False,
+                               on_epoch=on_epoch)
+    if distributed.rank_and_size()[0] != 0:  # under torchrun, rank 0 writes the outputs
+        return job.name
+    job.out.mkdir(parents=True, exist_ok=True)
+    save_model(split_file(job.out, job.k, ".pt"), model,
+               {"variant": job.variant, "split": job.split, "steps": index.steps})
+    roles = split_roles(job.split, list(zip(index.video_id, index.label)))
+    test = np.flatnonzero([video in roles for video in index.video_id])
+    ids = np.array(index.video_id)[test]
+    embedded = embed(model, as_rows(data["sequences"], index.lengths).subset(test), None,
+                     device=config.device)
+    np.savez(split_file(job.out, job.k, ".npz"), video_id=ids,
+             label=np.array(index.label)[test], role=np.array([roles[v] for v in ids]),
+             embedding=embedded)
+    split_file(job.out, job.k, ".json").write_text(json.dumps(history, indent=1))
+    if resume.exists():
+        resume.unlink()
+    return job.name
+
+
+def done_dir(job):
+    return TRAIN_DONE / job.key
+
+
+def reuse(job):
+    """Copy a finished job's files from an earlier run into place; whether there were any."""
+    kept = done_dir(job)
+    if not all((kept / f"split{s}").is_file() for s in SUFFIXES):
+        return False
+    job.out.mkdir(parents=True, exist_ok=True)
+    for suffix in SUFFIXES:
+        link_or_copy(kept / f"split{suffix}", split_file(job.out, job.k, suffix))
+    return True
+
+
+def keep(job):
+    """Keep a finished job's files for later runs (linked, not copied, where possible)."""
+    tmp = TRAIN_DONE / f"{job.key}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for suffix in SUFFIXES:
+        link_or_copy(split_file(job.out, job.k, suffix), tmp / f"split{suffix}")
+    shutil.rmtree(done_dir(job), ignore_errors=True)
+    os.replace(tmp, done_dir(job))
+
+
+def link_or_copy(source, target):
+    if target.exists():
+        target.unlink()
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def forget_others(jobs):
+    """Drop kept jobs that this run did not use, and every scratch sequence file: what is left
+    is at most one copy of this run's outputs."""
+    keys = {job.key for job in jobs}
+    for path in TRAIN_DONE.glob("*") if TRAIN_DONE.is_dir() else []:
+        if path.name not in keys:
+            shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(SEQUENCE_SCRATCH, ignore_errors=True)
+
+
+# Workers are forked where the system can (they start at once, with the modules already
+# imported; the parent has run no torch work yet, so no thread pool is copied half-way).
+START = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+# Worker processes count finished epochs here, for the parent's progress bar.
+epochs_done = None
+
+
+def start_worker(counter):
+    global epochs_done
+    epochs_done = counter
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def tick():
+    with epochs_done.get_lock():
+        epochs_done.value += 1
+
+
+def worker_job(job):
+    """A job in a worker process (one torch thread: see training.one_cpu_thread)."""
+    return run_job(job, on_epoch=tick)
+
+
+class Finisher:
+    """What the parent does as each job ends: keep it for later runs, and delete a scratch
+    sequence file once the last job reading it is done (disk holds only those in use)."""
+
+    def __init__(self, jobs):
+        self.readers = {}
+        for job in jobs:
+            self.readers[job.scratch] = self.readers.get(job.scratch, 0) + 1
+
+    def __call__(self, job, ok=True):
+        if ok and distributed.rank_and_size()[0] == 0:
+            keep(job)
+            log.info("%s done", job.name)
+        self.readers[job.scratch] -= 1
+        if not self.readers[job.scratch] and job.scratch.exists():
+            job.scratch.unlink()
+
+
+def run_all(jobs, workers, epochs):
+    """Run ``jobs`` (those not reused), up to ``workers`` at a time, in processes of their own
+    (in this process when ``workers`` is 1); one progress bar counts their epochs. Every job is
+    kept as soon as it finishes; a failed job lets the running ones finish (so no work is lost)
+    and then its error goes up."""
+    counter = multiprocessing.get_context(START).Value("i", 0)
+    start_worker(counter)
+    finish = Finisher(jobs)
+    bar = tqdm(total=len(jobs) * epochs, desc="train", unit="epoch")
+    with bar:
+        if workers == 1:
+            for job in jobs:
+                run_job(job, on_epoch=lambda: (tick(), bar.update(1)))
+                finish(job)
+            return
+        failed = None
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(START),
+                                 initializer=start_worker, initargs=(counter,)) as pool:
+            running = {pool.submit(worker_job, job): job for job in jobs}
+            while running:
+                finished, _ = wait(running, timeout=1, return_when=FIRST_COMPLETED)
+                bar.update(counter.value - bar.n)
+                for future in finished:
+                    job = running.pop(future)
+                    error = None if future.cancelled() else future.exception()
+                    finish(job, not future.cancelled() and error is None)
+                    if error is not None and failed is None:
+                        failed = error
+                        for other in running:
+                            other.cancel()
+            bar.update(counter.value - bar.n)
+        if failed is not None:
+            raise failed

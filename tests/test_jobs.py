@@ -1,0 +1,115 @@
+"""The train stage's jobs: parallel, streamed trainings give the bytes of serial, in-memory
+ones; a rerun reuses exactly the unchanged trainings; a failed training loses no other."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from action2vec.paths import SEQUENCE_SCRATCH, TRAIN, TRAIN_DONE, projection_file
+
+from test_stages import protocol_project, run_stage, run_stage_with
+
+
+def training_project(root, n_splits=1, **train):
+    """protocol_project with two variants, ``n_splits`` splits and ``train`` settings, its
+    pca and sequence stages run."""
+    root.mkdir()
+    protocol_project(root)
+    set_params(root, zsl={"n_splits": n_splits, "variants": ["action2vec", "cos_only"]},
+               train=train)
+    for stage in ("splits", "pca", "sequence"):
+        run_stage_with(root, stage)
+    return root
+
+
+def set_params(root, **changes):
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    for section, values in changes.items():
+        if isinstance(values, dict):
+            params[section].update(values)
+        else:
+            params[section] = values
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def outputs(root):
+    """{relative path: bytes} of everything the train stage wrote."""
+    files = [p for d in (root / TRAIN, root / "metrics" / "train") for p in d.rglob("*")
+             if p.is_file()]
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
+
+
+def train(root):
+    done = run_stage(root, "train")
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Two projects of 2 variants x 2 splits (5 trainings with the full model), trained
+    serially in memory and in 3 processes streamed from disk."""
+    base = tmp_path_factory.mktemp("trained")
+    serial = training_project(base / "serial", n_splits=2, workers=1, store="memory")
+    parallel = training_project(base / "parallel", n_splits=2, workers=2, store="disk")
+    logs = train(serial), train(parallel)
+    return serial, parallel, logs
+
+
+def copy(root, tmp_path):
+    return Path(shutil.copytree(root, tmp_path / root.name, symlinks=True))
+
+
+def test_parallel_streamed_trainings_give_the_bytes_of_serial_in_memory_ones(trained):
+    serial, parallel, logs = trained
+    assert "5 to run on 1 worker(s)" in logs[0] and "5 to run on 2 worker(s)" in logs[1]
+    full = outputs(serial)
+    assert len(full) == 5 * 3 + 3  # .pt, .npz and .json per training, a loss plot per run
+    assert outputs(parallel) == full
+    assert not (parallel / SEQUENCE_SCRATCH).exists()  # scratch files are removed
+
+
+def test_float16_sequences_are_the_same_streamed_or_in_memory(trained, tmp_path):
+    roots = [copy(root, tmp_path) for root in trained[:2]]
+    for root in roots:
+        set_params(root, sequence={"dtype": "float16"})
+        run_stage_with(root, "sequence")
+        train(root)
+    half = outputs(roots[0])
+    assert outputs(roots[1]) == half
+    full = outputs(trained[0])
+    assert half.keys() == full.keys() and half != full  # float16 did change the inputs
+
+
+def test_a_rerun_reuses_exactly_the_trainings_whose_settings_did_not_change(trained, tmp_path):
+    root = copy(trained[1], tmp_path)
+    before = outputs(root)
+    set_params(root, **{"lambda": 0.5})
+    log = train(root)
+    assert "5 trainings: 2 reused from the last run, 3 to run" in log  # cos_only has no CE
+    after = outputs(root)
+    cos_only = [name for name in before if "cos_only" in name]
+    assert len(cos_only) == 7 and all(after[name] == before[name] for name in cos_only)
+    model = "data/train/action2vec/50_50/split-0.pt"
+    assert after[model] != before[model]
+    set_params(root, train={"lr": 0.01})
+    assert "5 trainings: 0 reused" in train(root)
+    assert len(list((root / TRAIN_DONE).iterdir())) == 5  # only the last run's are kept
+
+
+def test_a_failed_training_keeps_the_finished_ones_for_the_rerun(trained, tmp_path):
+    root = copy(trained[1], tmp_path)
+    shutil.rmtree(root / TRAIN)
+    shutil.rmtree(root / TRAIN_DONE)
+    damaged = root / projection_file("50_50", 1)
+    good = damaged.read_bytes()
+    damaged.write_bytes(b"not a projection")
+    done = run_stage(root, "train")
+    assert done.returncode == 1
+    assert "split-1.npz: not a PCA projection" in done.stderr.splitlines()[-1]
+    assert len(list((root / TRAIN_DONE).iterdir())) == 3  # all, and both variants of split 0
+    damaged.write_bytes(good)
+    assert "5 trainings: 3 reused from the last run, 2 to run" in train(root)
+    assert outputs(root) == outputs(trained[1])
