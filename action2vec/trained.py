@@ -168,7 +168,8 @@ class Trained:
             if info["status"] != "ok":
                 on_error(path, info["reason"])
             else:
-                videos.append({"path": str(path), "index": i})
+                # used_frames: extraction checks the decode against the check's count
+                videos.append({"path": str(path), "index": i, "used_frames": info["used_frames"]})
         features, clips = {}, [0] * len(paths)  # PCA-projected as each video completes
 
         def keep(video, array):

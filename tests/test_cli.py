@@ -17,9 +17,10 @@ from gensim.models import KeyedVectors
 from action2vec.labels import load_vectors, read_classes
 from action2vec.paths import CLASSES
 from action2vec.render import render_dataset
+from action2vec.trained import Trained
 from action2vec.video import probe
 
-from conftest import git_project, sh
+from conftest import encode, git_project, moving_bar, sh
 
 COMMAND = Path(sys.executable).parent / "action2vec"
 TINY = {
@@ -134,6 +135,25 @@ def test_embed_reports_each_bad_video_on_one_line_and_finishes_the_others(projec
     assert vectors.shape == (4, 50)
     assert np.isnan(vectors[[0, 2, 3]]).all() and np.isfinite(vectors[1]).all()
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_embed_reports_a_video_that_decodes_shorter_than_its_check_counted(project, tmp_path,
+                                                                         video_file):
+    """A file replaced by a shorter one between its check and its decode (here while the next
+    file's check fails) is reported, not embedded from fewer frames."""
+    changing, bad = video_file("changing.mp4", n_frames=40), tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video " * 50)
+    errors = []
+
+    def on_error(path, message):
+        errors.append((str(path), message))
+        if path == bad:
+            encode(changing, moving_bar(24))
+
+    vectors, clips = Trained(project).embed_videos([changing, bad], on_error)
+    assert errors == [(str(bad), "not a video container"),
+                      (str(changing), "truncated: 24 frames decode, the decode stage counted 40")]
+    assert vectors == [None, None] and clips == [0, 0]
 
 
 def test_embed_ranks_any_class_names_for_zero_shot(project, new_videos):
