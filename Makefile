@@ -1,6 +1,9 @@
 # `make run`: install and run the whole pipeline on the rendered dataset, offline.
 # `make test`: install and run the tests.
+# `make bench`: speed, memory and scale figures; SCALE_ARGS passes options to bench/scale.py
+# (e.g. SCALE_ARGS="--sizes 1000,10000 --workdir /big/disk").
 VENV ?= .venv
+SCALE_ARGS ?=
 PYTHON ?= python3
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
@@ -33,6 +36,8 @@ test: install
 bench: install
 	@echo "== speed and memory on this machine (params.yaml settings); figures in bench/results.json"
 	$(BIN)/python bench/run.py
+	@echo "== scale: stage time and memory against the number of videos (synthetic shards); figures in bench/scale.json"
+	$(BIN)/python bench/scale.py $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV)
