@@ -18,7 +18,7 @@ import os
 import shutil
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from action2vec.paths import (CLASSES, FEATURES, PCA_MODEL, SEQUENCE_SCRATCH, SE
 from action2vec.pca import Projection
 from action2vec.sequences import (OnDisk, as_rows, project_sequences, read_index,
                                   write_projected)
-from action2vec.training import embed, fit_split
+from action2vec.training import TrainConfig, embed, fit_split
 from action2vec.zsl import split_roles
 
 log = logging.getLogger(__name__)
@@ -118,8 +118,6 @@ def sequences_of(job, index):
 
 def run_job(job, resume_dir=TRAIN_RESUME, on_epoch=None):
     """Train one job and write its split's .pt, .npz and .json into its run directory."""
-    from action2vec.training import TrainConfig
-
     index = read_index(SEQUENCES)
     data = {"sequences": sequences_of(job, index), "lengths": index.lengths,
             "video_id": index.video_id, "label": index.label}

@@ -23,6 +23,7 @@ reuses the finished trainings of the run before it whose settings, data and code
 each data-parallel (DistributedDataParallel), and rank 0 writes the outputs.
 """
 
+import json
 import logging
 import os
 from dataclasses import asdict
@@ -34,7 +35,8 @@ from action2vec import Action2VecError, params
 from action2vec.distributed import broadcast, finish, setup
 from action2vec.files import file_sha256
 from action2vec.jobs import Job, forget_others, reuse, run_all, with_keys
-from action2vec.paths import ALL, ALL_CLASSES, CLASSES, SEQUENCES, SPLITS, loss_plot, projection_file
+from action2vec.paths import (ALL_CLASSES, CLASSES, SEQUENCES, SPLITS, loss_plot,
+                              projection_file, split_file)
 from action2vec.stage import run
 from action2vec.training import TrainConfig
 from action2vec.zsl import read_splits
@@ -60,10 +62,6 @@ def usable_cores():
 
 def write_loss_plots(jobs):
     """Split 0's history of each variant and ratio, as a DVC plot."""
-    import json
-
-    from action2vec.paths import split_file
-
     for job in jobs:
         if job.k == 0:
             history = json.loads(split_file(job.out, 0, ".json").read_text())
