@@ -40,9 +40,9 @@ imports, flatten the exponent at small sizes). Extrapolation to 13,320 (UCF101) 
 (Kinetics-400) videos: the broken line through the measured points in log-log axes, continued
 beyond the largest size at the slope of the last two.
 
-Time: on 2 shared CPU cores, 1000 and 10000 videos take about 10 minutes; 50000 videos took
-43 minutes more (train 29 min, pca 12 min), hence the default. Pass ``--sizes
-1000,10000,50000`` (``make bench SCALE_ARGS=...``) for the larger run.
+Time: on 2 shared CPU cores, 1000 and 10000 videos take 4 to 11 minutes (with the machine's
+load); 50000 videos took 31 to 43 minutes more (train 20 to 29 min, pca 9 to 12), hence the
+default. Pass ``--sizes 1000,10000,50000`` (``make bench SCALE_ARGS=...``) for the larger run.
 """
 
 import argparse
