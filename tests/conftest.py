@@ -11,10 +11,10 @@ import av
 import h5py
 import numpy as np
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "action2vec", ".dvc/config", ".dvcignore"]
+sys.path.insert(0, str(ROOT / "bench"))
+from gpu import project_copy, project_env  # noqa: E402  (the benchmark's project copy)
 
 
 def encode(path, frames, fps=30, codec="libx264", container_format=None, options=None,
@@ -158,11 +158,7 @@ def kinetics_layout(root, video_file, flat=False):
 
 def sh(repo, *args, check=True):
     """Run a command in a project, with the test's Python first on PATH and DVC kept local."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(repo / ".site-cache"),
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    done = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
+    done = subprocess.run(args, cwd=repo, env=project_env(repo), capture_output=True, text=True)
     if check and done.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}")
     return done
@@ -170,23 +166,8 @@ def sh(repo, *args, check=True):
 
 def git_project(repo, changes):
     """A copy of the project in a fresh git repository, params changed by ``changes``
-    ({section: {key: value}}), committed and ready for ``dvc repro``."""
-    for name in PROJECT_FILES:
-        source, target = ROOT / name, repo / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for section, values in changes.items():
-        params[section].update(values)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (repo / ".gitignore").write_text(".site-cache/\n")
-    sh(repo, "git", "init", "-q")
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "tiny pipeline")
-    return repo
+    ({section: {key: value}}), committed and ready for ``dvc repro`` (bench/gpu.py's copy)."""
+    return project_copy(repo, changes)
 
 
 @pytest.fixture(scope="session")
