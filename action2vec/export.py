@@ -64,17 +64,18 @@ def project_metrics(project):
 def export(trained, out_dir, videos=False, words=0):
     """Write classes.{txt,bin} (one vector per class: the mean embedding of its videos),
     optionally videos.{txt,bin} (one per video, keyed by video id) and the ``words`` most
-    frequent vocabulary words beside the classes (they share the space), and metadata.json.
-    Returns the paths written."""
+    frequent vocabulary words beside the classes (they share the space; with a sentence model,
+    the default vectors' words as it embeds them), and metadata.json. Returns the paths
+    written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names, matrix = trained.classes
     keys = keys_of(names, "classes")
     class_keys = dict(zip(keys, names))
-    vocab = trained.word_vectors.index_to_key[:words] if words else []
-    extra_keys = [w for w in vocab if w not in class_keys]
-    extra = (trained.word_vectors[extra_keys] if extra_keys
-             else np.zeros((0, trained.dim), np.float32))
+    vocab, vectors = trained.space.vocabulary(words) if words else ([], None)
+    kept = [i for i, w in enumerate(vocab) if w not in class_keys]
+    extra_keys = [vocab[i] for i in kept]
+    extra = vectors[kept] if kept else np.zeros((0, trained.dim), np.float32)
     written = write_both(out_dir, "classes", keys + extra_keys, np.concatenate([matrix, extra]))
     n_videos = 0
     if videos:

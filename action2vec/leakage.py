@@ -2,8 +2,8 @@
 name. A pretrained backbone has been trained with labels on its pretraining classes, so a
 zero-shot "unseen" class that one of them names is not unseen for the features.
 
-Each class is given its nearest pretraining class by cosine of the class word vectors (the same
-vectors and name -> words rules as the dataset's classes, see labels.py) and is flagged when
+Each class is given its nearest pretraining class by cosine of the class names' vectors (the
+same label space and name -> words rules as the dataset's classes, see labels.py) and is flagged when
 that cosine is at least a threshold (params ``leakage.threshold``). ``calibrate_threshold``
 chooses the threshold on the TruZe splits, whose unseen classes were picked to have no
 Kinetics-400 counterpart.
@@ -55,10 +55,11 @@ def name_map_of(dataset, name_map=None):
     return merged
 
 
-def packaged_vectors(dataset, vectors, name_map=None):
-    """(class names, (n, dim) float64 word vectors) of a packaged dataset's published list."""
+def packaged_vectors(dataset, space, name_map=None):
+    """(class names, (n, dim) float64 vectors in a label space (vectors.py)) of a packaged
+    dataset's published list."""
     names = packaged_classes(dataset)
-    return names, class_vectors(names, vectors, name_map_of(dataset, name_map)).astype(
+    return names, class_vectors(names, space, name_map_of(dataset, name_map)).astype(
         np.float64)
 
 
@@ -110,13 +111,13 @@ def calibrate_threshold(cosines, unseen, decimals=2):
     return grid[best], scores[best]
 
 
-def label_only(vectors, threshold, name_map=None, pretraining_dataset="kinetics400"):
+def label_only(space, threshold, name_map=None, pretraining_dataset="kinetics400"):
     """{dataset: {name: {"nearest", "cosine", "flagged", "truze_unseen"}}} for the LABEL_ONLY
     datasets' published classes against a pretraining class list, from class names alone."""
-    others_names, others = packaged_vectors(pretraining_dataset, vectors, name_map)
+    others_names, others = packaged_vectors(pretraining_dataset, space, name_map)
     tables = {}
     for dataset in LABEL_ONLY:
-        names, matrix = packaged_vectors(dataset, vectors, name_map)
+        names, matrix = packaged_vectors(dataset, space, name_map)
         unseen = truze_unseen(dataset)
         table = leakage_classes(names, matrix, others_names, others, threshold)
         tables[dataset] = {name: {**row, "truze_unseen": name in unseen}

@@ -11,8 +11,8 @@ import yaml
 
 from action2vec import Action2VecError
 from action2vec.backbones import LAYERS
-from action2vec.dataset import name_problem
-from action2vec.paths import DVC_YAML, PARAMS
+from action2vec.dataset import RENDERED, name_problem
+from action2vec.paths import DESCRIPTIONS, DVC_YAML, PARAMS, VIDEOS
 from action2vec.zsl import RATIOS, VARIANTS
 
 
@@ -62,6 +62,39 @@ def text(v):
     return None if isinstance(v, str) and v else "must be a non-empty string"
 
 
+def file_in_root(v):
+    """A file inside dataset.root, named relative to it: DVC's dependency on the root then
+    covers it."""
+    if not isinstance(v, str) or not v:
+        return "must be a non-empty string"
+    if Path(v).is_absolute() or ".." in Path(v).parts:
+        return ("must name a file inside dataset.root, relative to it (no absolute path, no "
+                "'..'), so that the decode stage's dependency on dataset.root covers it")
+    return None
+
+
+def file_in(folder):
+    """A file inside a folder of the project, named relative to the project root: a stage's
+    dependency on the folder then covers it, so that editing the file reruns the stage."""
+    def check(v):
+        if not isinstance(v, str) or not v:
+            return "must be a non-empty string"
+        path = Path(v)
+        if path.is_absolute() or ".." in path.parts or folder not in path.parents:
+            return (f"must name a file inside the project's {folder}/ folder (e.g. "
+                    f"{folder}/mine.csv): dvc.yaml depends on that folder, so that editing "
+                    "the file reruns what uses it")
+        return None
+    return check
+
+
+def string_list(v):
+    """A list, maybe empty, of distinct non-empty strings."""
+    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+        return "must be a list of non-empty strings"
+    return "has duplicates" if len(set(v)) != len(v) else None
+
+
 def optional(inner):
     """A value that may also be null (or an empty string) to mean 'none'."""
     def check(v):
@@ -84,11 +117,12 @@ def unique_list(*options):
 SCHEMA = {
     "seed": integer(0),
     "lambda": number(0),
-    "dataset": {"name": name_problem, "root": text},
+    "dataset": {"name": name_problem, "root": text, "list": file_in_root},
     "render": {"videos_per_class": integer(1), "frames": integer(1),
                "width": integer(16), "height": integer(16)},
     "decode": {"fps": number(1), "max_seconds": number(0.1), "workers": integer(1)},
-    "labels": {"vectors": text, "name_map": optional(text)},
+    "labels": {"vectors": text, "name_map": optional(text),
+               "descriptions": optional(file_in(DESCRIPTIONS))},
     "features": {"backbone": choice(*LAYERS), "layer": text, "weights": optional(text),
                  "stride": integer(1), "batch_size": integer(1), "shard_videos": integer(1),
                  "device": choice("cpu", "cuda")},
@@ -107,7 +141,7 @@ SCHEMA = {
               "store": choice("disk", "memory")},
     "baseline": {"alpha": number(0), "gamma": optional(number(0)), "laplacian": number(0),
                  "neighbours": integer(1)},
-    "semantics": {"simulate_root": boolean},
+    "semantics": {"simulate_root": boolean, "compare_vectors": string_list},
 }
 
 
@@ -134,6 +168,11 @@ def check_tree(values, schema, prefix=""):
 def check_relations(p):
     """Checks that involve more than one key."""
     errors = []
+    root = Path(p["dataset"]["root"]).resolve()
+    if p["dataset"]["name"] != RENDERED and root.is_relative_to(VIDEOS.resolve()):
+        errors.append(f"dataset.root: {p['dataset']['root']} is the render stage's output, "
+                      f"emptied when dataset.name is not {RENDERED}; keep your videos "
+                      "elsewhere")
     if p["render"]["width"] % 2 or p["render"]["height"] % 2:
         errors.append("render.width/height: must be even (H.264 needs even frame sizes)")
     backbone, layer = p["features"]["backbone"], p["features"]["layer"]

@@ -8,13 +8,16 @@ from pathlib import Path
 
 PARAMS = Path("params.yaml")
 DVC_YAML = Path("dvc.yaml")
+# The project's folder of class descriptions (params labels.descriptions names a file in it):
+# an input that the labels stage depends on, so that editing a description reruns it.
+DESCRIPTIONS = Path("data/descriptions")
 
 VIDEOS = Path("data/videos")  # the render stage's output; the default dataset.root
 DECODE = Path("data/decode")
 DECODED = DECODE / "videos.csv"  # every video, with its status
 REJECTED = DECODE / "rejected.csv"
 LABELS = Path("data/labels")
-CLASSES = LABELS / "classes.json"  # class names, their words and word vectors
+CLASSES = LABELS / "classes.json"  # class names, their words, texts and label vectors
 FEATURES = Path("data/features")  # HDF5 shards of clip features
 LEFT_OUT = FEATURES / "rejected.csv"  # every video left out: by decode or extract, and why
 PCA = Path("data/pca")

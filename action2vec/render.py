@@ -19,9 +19,9 @@ from typing import Callable, NamedTuple
 
 import av
 import numpy as np
-from tqdm import tqdm
 
 from action2vec.files import atomic
+from action2vec.progress import bar as progress_bar
 
 CLASSES = [
     "roll ball", "roll ring", "throw ball", "throw box", "throw ring", "throw stick",
@@ -435,8 +435,8 @@ def render_dataset(out_dir, seed, videos_per_class, frames, width, height, class
     _check_size(frames, width, height)
     out_dir = Path(out_dir)
     rows = []
-    with tqdm(total=len(classes) * videos_per_class, desc="render", unit="video",
-              disable=not progress) as bar:
+    with progress_bar(total=len(classes) * videos_per_class, desc="render", unit="video",
+                      disable=not progress) as bar:
         for name in classes:
             verb, noun = name.split()
             folder = out_dir / f"{verb}_{noun}"

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from action2vec.zsl import normalise
-from action2vec.labels import class_name, phrase_vector, split_name
+from action2vec.labels import class_name, split_name
 
 
 def first_verb_synset(word, wordnet):
@@ -108,7 +108,8 @@ def vector_arithmetic(class_vectors, word_vector, classes, name_map=None):
     """The vector arithmetic test: ``verb noun1 - noun1 + noun2``, nearest class (Euclidean)
     among all ``classes``, correct when it is ``verb noun2``.
 
-    ``class_vectors``: {class name: vector}; ``word_vector(noun)``: the noun's word vector.
+    ``class_vectors``: {class name: vector}; ``word_vector(noun)``: the noun's vector (a phrase in
+    the label space).
     Returns (accuracy in 0-1, or None when there is no pair; one dict per pair).
     """
     classes = list(classes)
@@ -125,12 +126,14 @@ def vector_arithmetic(class_vectors, word_vector, classes, name_map=None):
     return float(np.mean([r["correct"] for r in rows])), rows
 
 
-def verb_correlation(verbs, word_vector, wordnet, simulate_root=True):
+def verb_correlation(verbs, phrases, wordnet, simulate_root=True):
     """Table 3's "WordNet vs word vectors" with the verb as the unit: the row-wise Spearman
-    correlation between Wu-Palmer similarity and word-vector cosine over distinct verbs."""
+    correlation between Wu-Palmer similarity and the cosine of the verbs' vectors over distinct
+    verbs. ``phrases(word lists)``: their (n, dim) vectors in a label space (vectors.py), here
+    each verb alone."""
     verbs = sorted(set(verbs))
     gold = wup_matrix(verbs, wordnet, simulate_root)
-    return rowwise_spearman(gold, cosine_matrix([word_vector(v) for v in verbs]))
+    return rowwise_spearman(gold, cosine_matrix(phrases([[v] for v in verbs])))
 
 
 def wordnet_lemma(name, wordnet):
@@ -140,7 +143,7 @@ def wordnet_lemma(name, wordnet):
     return lemma if lemma and wordnet.synsets(lemma, pos="v") else None
 
 
-def label_semantics(classes, name_map, word_vector, wordnet, simulate_root=True):
+def label_semantics(classes, name_map, phrases, wordnet, simulate_root=True):
     """The parts of section 4.2 that need no video, for one dataset's class list.
 
     - ``verbs``: WordNet vs word vectors over the classes' distinct verbs (the unit the
@@ -148,6 +151,8 @@ def label_semantics(classes, name_map, word_vector, wordnet, simulate_root=True)
     - ``names_in_wordnet``: the paper's literal reading, only the class names that are
       themselves in WordNet (mostly one-word names), each with its class vector;
     - ``comparisons``: the number of vector-arithmetic tests (Table 4, first row).
+
+    ``phrases(word lists)`` gives their (n, dim) vectors in a label space (vectors.py).
     """
     verbs = [class_verb(c, name_map) for c in classes]
     lemmas = {c: wordnet_lemma(c, wordnet) for c in classes}
@@ -155,10 +160,10 @@ def label_semantics(classes, name_map, word_vector, wordnet, simulate_root=True)
     by_name = {"n": len(named), "spearman": None}
     if len(named) > 2:
         gold = wup_matrix([lemmas[c] for c in named], wordnet, simulate_root)
-        mean = [phrase_vector(class_name(c, name_map).words, word_vector) for c in named]
-        by_name["spearman"] = rowwise_spearman(gold, cosine_matrix(mean))
+        vectors = phrases([class_name(c, name_map).words for c in named])
+        by_name["spearman"] = rowwise_spearman(gold, cosine_matrix(vectors))
     return {"n_classes": len(classes),
             "verbs": {"n": len(set(verbs)),
-                      "spearman": verb_correlation(verbs, word_vector, wordnet, simulate_root)},
+                      "spearman": verb_correlation(verbs, phrases, wordnet, simulate_root)},
             "names_in_wordnet": by_name,
             "comparisons": len(analogy_pairs(classes, name_map))}

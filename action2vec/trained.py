@@ -4,8 +4,9 @@ joint space is queried with class names and words.
 
 Everything comes from a DVC project's outputs (what ``dvc repro`` writes); the model can be any
 checkpoint the train stage wrote. A class's vector is the mean Action2Vec embedding of its videos
-(as in the paper's Figure 2 and section 4.2); a word's is its word vector; a phrase's the mean of
-its words' vectors (section 3.2).
+(as in the paper's Figure 2 and section 4.2); words are embedded as a phrase in the project's
+label space (vectors.py): the mean of their word vectors (section 3.2), or the sentence model's
+embedding of the phrase.
 """
 
 import difflib
@@ -16,16 +17,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from tqdm import tqdm
 
 from action2vec import Action2VecError, params
-from action2vec.labels import (PACKAGED_VECTORS, class_name, load_vectors, phrase_vector,
-                               read_classes, read_name_map, split_name)
+from action2vec.dataset import name_map_rows
+from action2vec.labels import class_name, read_classes, read_name_map, split_name
 from action2vec.paths import CLASSES, MODEL, PARAMS, PCA_MODEL, PCA_SHARDS, SEQUENCES
 from action2vec.pca import Projection
+from action2vec.progress import bar as progress_bar
 from action2vec.sequences import iter_batches, read_index
 from action2vec.semantics import class_means
 from action2vec.shards import read_attrs, shard_paths
+from action2vec.vectors import PACKAGED_VECTORS, SENTENCE_MODELS, load_space
 from action2vec.video import first_line, probe
 from action2vec.zsl import normalise
 
@@ -85,19 +87,19 @@ class Trained:
         return self.checkpoint["config"]["embed_dim"]
 
     @functools.cached_property
-    def word_vectors(self):
-        """The word vectors the model was trained against (gensim KeyedVectors), loaded once."""
+    def space(self):
+        """The label space the model was trained against (vectors.py), loaded once."""
         spec = self.spec
-        if spec not in PACKAGED_VECTORS and not Path(spec).is_absolute():
+        if spec not in {**PACKAGED_VECTORS, **SENTENCE_MODELS} and not Path(spec).is_absolute():
             spec = str(self.project / spec)
-        log.info("loading word vectors %s", self.spec)
-        return load_vectors(spec)
+        log.info("loading the label vectors %s", self.spec)
+        return load_space(spec, self.device)
 
     @functools.cached_property
     def name_map(self):
         path = self.params["labels"]["name_map"]
         return read_name_map(self.project / path if path else None,
-                             dataset=self.params["dataset"]["name"])
+                             dataset=name_map_rows(self.params["dataset"]["name"]))
 
     # ------------------------------------------------------------ the project's own videos
 
@@ -121,8 +123,9 @@ class Trained:
 
         total = -(-count // chunk)
         return np.concatenate([embed(self.model, x, n, device=self.device) for x, n in
-                               tqdm(iter_batches(path, chunk), total=total, desc="embed videos",
-                                    unit="chunk", disable=not self.progress)])
+                               progress_bar(iter_batches(path, chunk), total=total,
+                                            desc="embed videos", unit="chunk",
+                                            disable=not self.progress)])
 
     @functools.cached_property
     def classes(self):
@@ -200,13 +203,8 @@ class Trained:
         key = " ".join(split_name(text))
         return next((c for c in self.class_vectors if " ".join(split_name(c)) == key), None)
 
-    def word(self, word):
-        """The vocabulary key of a word (as given, else lower case), or None."""
-        vocab = self.word_vectors.key_to_index
-        return word if word in vocab else word.lower() if word.lower() in vocab else None
-
     def term(self, text):
-        """A class name (its class embedding) or words (their mean word vector)."""
+        """A class name (its class embedding) or words (embedded as a phrase)."""
         name = self.find_class(text)
         if name is not None:
             names, matrix = self.classes
@@ -219,45 +217,59 @@ class Trained:
         keys, vector = self.words_vector(words, text)
         return Term(text, "words", vector, keys)
 
-    def words_vector(self, words, text):
-        """(vocabulary keys, mean word vector) of the words of ``text``; an unknown word is an
-        error that names it and suggests close ones."""
-        keys = [self.word(w) for w in words]
+    def keys(self, words, text):
+        """The label space's keys of the words of ``text`` (for word vectors, their vocabulary
+        spelling); a word the space has no vector for is an error that names it and suggests
+        close ones."""
+        keys = [self.space.key(w) for w in words]
         if not words or None in keys:
             raise Action2VecError(self.unknown(text, words[keys.index(None)] if words else text))
-        return keys, phrase_vector(keys, self.word_vectors.__getitem__)
+        return keys
+
+    def words_vector(self, words, text):
+        """(keys, phrase vector) of the words of ``text`` (see ``keys``)."""
+        keys = self.keys(words, text)
+        return keys, self.space.phrase(keys)
 
     def unknown(self, text, word):
-        """The message for a term that is neither a class nor in the vocabulary."""
-        close = suggest(word, self.word_vectors.index_to_key)
+        """The message for a term that is neither a class nor in the vocabulary (only word
+        vectors have one)."""
+        close = suggest(word, self.space.words)
         classes = difflib.get_close_matches(text.lower(), list(self.class_vectors), 3, 0.6)
         hints = ([f"close words: {', '.join(close)}"] if close else []) + \
                 ([f"close classes: {', '.join(classes)}"] if classes else [])
         return (f"{word!r} is not in the word vectors ({self.spec}, "
-                f"{len(self.word_vectors.index_to_key)} words) and {text!r} is not a class name"
+                f"{len(self.space.words)} words) and {text!r} is not a class name"
                 + (f"; {'; '.join(hints)}" if hints else ""))
 
     def label_vectors(self, names):
-        """(n, dim): word vectors of class names that need not be the project's classes (for
+        """(n, dim): label vectors of class names that need not be the project's classes (for
         zero-shot on other labels). The project's own classes keep the vectors the model was
-        trained against (classes.json); others go through the project's name map."""
+        trained against (classes.json); others go through the project's name map and are
+        embedded as phrases, all at once."""
         name_map = self.name_map
-        rows = []
-        for name in names:
-            if name in self.class_vectors:
-                rows.append(np.asarray(self.class_vectors[name], dtype=np.float32))
-                continue
-            rows.append(self.words_vector(class_name(name, name_map).words, name)[1])
-        return np.asarray(rows, dtype=np.float32)
+        others = [n for n in dict.fromkeys(names) if n not in self.class_vectors]
+        phrases = [self.keys(class_name(n, name_map).words, n) for n in others]
+        embedded = dict(zip(others, self.space.phrases(phrases))) if others else {}
+        return np.asarray([self.class_vectors[n] if n in self.class_vectors else embedded[n]
+                           for n in names], dtype=np.float32).reshape(len(names), self.dim)
 
     def nearest_words(self, vector, k, exclude=(), vocab=None):
-        """The ``k`` words most cosine-similar to a vector among the ``vocab`` most frequent
-        (None: all), without ``exclude``. Rare words have noisy vectors; limiting the search
-        to frequent ones, as gensim's ``restrict_vocab`` does, gives readable neighbours."""
+        """The ``k`` words most cosine-similar to a vector among the ``vocab`` most frequent of
+        the label space's vocabulary (None: all), without ``exclude``. Rare words have noisy
+        vectors; limiting the search to frequent ones, as gensim's ``restrict_vocab`` does,
+        gives readable neighbours."""
         skip = {w.lower() for w in exclude}
-        found = self.word_vectors.similar_by_vector(np.asarray(vector, np.float32),
-                                                    topn=k + len(skip), restrict_vocab=vocab)
-        return [(w, float(s)) for w, s in found if w.lower() not in skip][:k]
+        keys, matrix = self.space.vocabulary(vocab)
+        unit = np.asarray(vector, np.float32) / np.linalg.norm(vector)
+        sims = matrix @ unit / np.linalg.norm(matrix, axis=1)
+        found = []
+        for i in np.argsort(-sims, kind="stable"):
+            if len(found) == k:
+                break
+            if keys[i].lower() not in skip:
+                found.append((keys[i], float(sims[i])))
+        return found
 
 
 def suggest(word, vocabulary, n=5, head=200_000):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from action2vec import Action2VecError, distributed
 from action2vec.files import atomic
 from action2vec.model import HRNN, HRNNConfig, check_plain, dual_loss, read_plain
+from action2vec.progress import bar as progress_bar
 from action2vec.sequences import as_rows
 from action2vec.zsl import VARIANTS, top_k_accuracy
 
@@ -160,8 +160,8 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
             history, step, first = state["history"], state["step"], len(state["history"])
             best = state.get("best")
             log.info("resuming training after epoch %d from %s", first, resume)
-        bar = tqdm(range(first, config.epochs), desc="train", unit="epoch", disable=not progress,
-                   initial=first, total=config.epochs)
+        bar = progress_bar(range(first, config.epochs), desc="train", unit="epoch",
+                           disable=not progress, initial=first, total=config.epochs)
         for epoch in bar:
             sums = np.zeros(3)
             batches = [batch[rank::world] if len(batch) >= world else batch[:1]

@@ -133,6 +133,17 @@ def open_error(path):
     return header(path)[0]
 
 
+def not_video(container_format):
+    """Why a container FFmpeg opened is not a video, or None: FFmpeg reads any text file as
+    ANSI art (format tty) and an image as a one-frame stream (image2, png_pipe, ...)."""
+    name = container_format.name
+    if name == "tty":
+        return "not a video: a text file"
+    if name == "image2" or name.endswith("_pipe"):
+        return f"not a video: an image ({container_format.long_name})"
+    return None
+
+
 def open_video(path):
     """(why the file cannot be opened as a video or None, the open PyAV container or None).
     PyAV's errors are Python exceptions, where decord prints a native log line before it
@@ -153,10 +164,11 @@ def open_video(path):
         problem = (strerror.lower() if strerror else
                    f"cannot be opened: {type(exc).__name__}: {native_message(exc, path)}")
     else:
-        if container.streams.video:
+        kind = not_video(container.format)
+        if kind is None and container.streams.video:
             return None, container
         container.close()
-        problem = "no video stream"
+        problem = kind or "no video stream"
     return (CUT_SHORT if cut_short(path) else problem), None
 
 

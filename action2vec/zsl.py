@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from action2vec import Action2VecError
+from action2vec.dataset import TEST
 from action2vec.paths import ALL
 
 # Table 1's trained variants: model kind, attention, and whether the cross-entropy term is on.
@@ -42,7 +43,7 @@ TOP5_UNDEFINED = ("top-5 is null where there are 5 or fewer candidate classes: t
 
 
 def draw_splits(classes, videos, ratios, n_splits, seed, validation, held_out, dataset,
-                exclude=()):
+                exclude=(), marks=None):
     """{ratio: [split, ...], "all": [split]}: n_splits splits per ratio, each a dict of sorted
     lists {"seen": classes trained on, "validation": validation classes, "unseen": test classes,
     "held_out": ids of seen-class videos kept out of training (generalized zero-shot)}.
@@ -57,9 +58,18 @@ def draw_splits(classes, videos, ratios, n_splits, seed, validation, held_out, d
     when validation > 0) become validation classes, which are neither trained on nor tested as
     unseen; of each seen class's videos, round(held_out * their number) are held out (at least 1
     when held_out > 0 and the class has 2 videos or more, never all). "all" trains on every
-    class (for the semantic evaluations)."""
+    class (for the semantic evaluations).
+
+    ``marks`` ({video_id: "train" or "test"}, a list dataset's split column) fixes the
+    held-out videos of the seen classes: those marked test are held out, those marked train
+    are trained on, and only the unmarked ones are drawn as above; each split then records in
+    "held_out_marked" how many of its held-out videos were marked. A class all of whose videos
+    are marked test is an error: any class may be drawn as seen, and it would have nothing to
+    train on."""
     classes = sorted(classes)
     by_class = videos_by_class(classes, videos)
+    marks = marks or {}
+    check_trainable(by_class, marks)
     excluded = set(exclude)
     unknown = sorted(excluded - set(classes))
     if unknown:
@@ -69,12 +79,13 @@ def draw_splits(classes, videos, ratios, n_splits, seed, validation, held_out, d
     for ratio in ratios:
         fixed = truze_split(dataset, classes)[1] if RATIOS[ratio] is None else None
         splits[ratio] = [draw_split(classes, by_class, ratio, k, seed, validation, held_out,
-                                    fixed, excluded) for k in range(n_splits)]
+                                    fixed, excluded, marks) for k in range(n_splits)]
     splits[ALL] = [{"seen": classes, "validation": [], "unseen": classes, "held_out": []}]
     return splits
 
 
-def draw_split(classes, by_class, ratio, k, seed, validation, held_out, unseen, exclude):
+def draw_split(classes, by_class, ratio, k, seed, validation, held_out, unseen, exclude,
+               marks):
     """Split ``k`` of ``ratio`` (see draw_splits); ``unseen`` is None for a random ratio."""
     stream = [seed, ratio_stream(ratio), k]
     if unseen is None:
@@ -85,10 +96,43 @@ def draw_split(classes, by_class, ratio, k, seed, validation, held_out, unseen, 
     rest = [c for c in classes if c not in unseen]
     validation_classes = draw_validation(rest, validation, stream + [VALIDATION_STREAM], ratio)
     seen = [c for c in rest if c not in validation_classes]
-    held = [v for c in seen for v in draw_held_out(
-        by_class[c], held_out, stream + [HELD_OUT_STREAM, stable_int(c)])]
-    return {"seen": seen, "validation": validation_classes, "unseen": sorted(unseen),
-            "held_out": sorted(held)}
+    held = [v for c in seen for v in held_out_videos(
+        by_class[c], marks, held_out, stream + [HELD_OUT_STREAM, stable_int(c)])]
+    split = {"seen": seen, "validation": validation_classes, "unseen": sorted(unseen),
+             "held_out": sorted(held)}
+    if marks:
+        split["held_out_marked"] = sum(marks.get(v) == TEST for v in held)
+    return split
+
+
+def held_out_videos(videos, marks, held_out, seed):
+    """A seen class's held-out video ids: those ``marks`` marks test, and draw_held_out's share
+    of the unmarked ones (all of them without marks)."""
+    unmarked = [v for v in videos if v not in marks]
+    return [v for v in videos if marks.get(v) == TEST] + draw_held_out(unmarked, held_out, seed)
+
+
+def check_trainable(by_class, marks):
+    """An error naming a class all of whose videos ``marks`` marks test (see draw_splits)."""
+    for name, videos in by_class.items():
+        if videos and all(marks.get(v) == TEST for v in videos):
+            raise Action2VecError(
+                f"class {name!r}: all its {len(videos)} videos are marked test in the "
+                "dataset's split column, so drawn as a seen class it would have none to train "
+                "on; mark one train, or leave some unmarked (unseen classes are drawn at "
+                "random, whatever their marks)")
+
+
+def held_out_source(splits):
+    """Where the held-out videos of ``splits`` ({ratio: [split, ...]}) came from: the split
+    column's test marks ("split column"), draws of zsl.held_out ("zsl.held_out"), or both."""
+    drawn = [split for ratio in splits.values() for split in ratio]
+    marked = sum(split.get("held_out_marked", 0) for split in drawn)
+    if not marked:
+        return "zsl.held_out"
+    if marked == sum(len(split["held_out"]) for split in drawn):
+        return "split column"
+    return "split column and zsl.held_out"
 
 
 def ratio_stream(ratio):

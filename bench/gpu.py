@@ -54,7 +54,8 @@ PAPER_DIMS = 500  # PCA dimension of the paper's sequences (params.yaml's is for
 EMBED_DIM = 50  # GloVe 6B 50-d, the default word vectors
 N_CLASSES = 80  # seen classes of UCF101 at 80_20
 # What a copy of the project needs to run `dvc repro` (the data is made by the render stage).
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "action2vec", ".dvc/config", ".dvcignore"]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "action2vec", "data/descriptions", ".dvc/config",
+                 ".dvcignore"]
 # --quick: the pipeline on one rendered video per class, a tiny network, one epoch.
 QUICK_PIPELINE = {"render": {"videos_per_class": 1, "frames": 32}, "pca": {"dims": 8},
                   "sequence": {"steps": 6},

@@ -68,8 +68,8 @@ sys.path.insert(0, str(ROOT))
 from action2vec import Action2VecError, params  # noqa: E402
 from action2vec.labels import write_classes  # noqa: E402
 from action2vec.leakage import write_leakage  # noqa: E402
-from action2vec.paths import (CLASSES, DVC_YAML, FEATURES, LEAKAGE, PARAMS, SPLITS,  # noqa: E402
-                              run_dir, split_file)
+from action2vec.paths import (CLASSES, DECODED, DVC_YAML, FEATURES, LEAKAGE, PARAMS,  # noqa: E402
+                              SPLITS, run_dir, split_file)
 from action2vec.shards import ShardWriter  # noqa: E402
 from action2vec.stage import table  # noqa: E402
 
@@ -115,9 +115,9 @@ def shard_attrs(p, raw_dim):
 
 
 def write_project(project, p, n_videos, n_classes, attrs):
-    """A project ready for the splits stage: params.yaml, dvc.yaml, classes.json, leakage.json
-    and ``n_videos`` videos of synthetic clip features (``attrs["dim"]`` values) in shards with
-    ``attrs``. Returns the number of clips."""
+    """A project ready for the splits stage: params.yaml, dvc.yaml, classes.json, leakage.json,
+    the decode stage's table and ``n_videos`` videos of synthetic clip features
+    (``attrs["dim"]`` values) in shards with ``attrs``. Returns the number of clips."""
     raw_dim = attrs["dim"]
     (project / PARAMS).write_text(yaml.safe_dump(p, sort_keys=False))
     shutil.copy(ROOT / DVC_YAML, project / DVC_YAML)
@@ -142,6 +142,9 @@ def write_project(project, p, n_videos, n_classes, attrs):
                 noise = rng.standard_normal((n, raw_dim), dtype=np.float32)
                 writer.add(f"v{i:07d}", names[label], centres[label] + noise)
                 clips += int(n)
+    (project / DECODED).parent.mkdir(parents=True, exist_ok=True)
+    (project / DECODED).write_text("id,class,status\n" + "".join(
+        f"v{i:07d},{names[i % n_classes]},ok\n" for i in range(n_videos)))
     return clips
 
 

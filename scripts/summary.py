@@ -7,6 +7,9 @@ from action2vec.paths import (ANALOGY_METRICS, LABEL_SEMANTICS_METRICS, WORDNET_
                               ZSL_METRICS)
 from action2vec.stage import table
 
+LABEL_DATASETS = ("hmdb51", "ucf101", "kinetics400")
+
+
 def read(path):
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -68,11 +71,15 @@ def main():
               f"{'-' if acc is None else f'{acc:.3f}'}")
     labels = read(LABEL_SEMANTICS_METRICS)
     if labels:
-        print("\nfrom class names alone (WordNet vs word vectors over verbs; analogy comparisons):")
-        for name in ("hmdb51", "ucf101", "kinetics400"):
+        print(f"\nfrom class names alone (WordNet vs {labels['word_vectors']} over verbs; analogy "
+              "comparisons):")
+        for name in LABEL_DATASETS:
             d = labels[name]
             print(f"  {name:12s} {d['verbs']['spearman']:.4f} (paper {d['paper']['spearman']})"
                   f"  {d['comparisons']} (paper {d['paper']['comparisons'] or '-'})")
+        for spec, other in labels.get("compared", {}).items():
+            print(f"  WordNet vs {spec} over verbs: " + ", ".join(
+                f"{name} {other[name]['verbs']['spearman']:.4f}" for name in LABEL_DATASETS))
 
 
 if __name__ == "__main__":

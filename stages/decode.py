@@ -1,9 +1,9 @@
 """Stage decode: list the dataset, check every video without decoding it in full (header,
 container structure, frame index, end of the stream: action2vec.video.probe), record its facts.
 
-Writes data/decode/videos.csv (every video, with status) and data/decode/rejected.csv (the
-unreadable ones with the reason). Frames are not stored; the extract stage decodes each video
-once and reports what fails there.
+Writes data/decode/videos.csv (every video, with status, and a list dataset's split column where
+it has one) and data/decode/rejected.csv (the unreadable ones with the reason). Frames are not
+stored; the extract stage decodes each video once and reports what fails there.
 """
 
 import logging
@@ -11,11 +11,11 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
 import pandas as pd
-from tqdm import tqdm
 
 from action2vec import Action2VecError, params
 from action2vec.dataset import list_videos
 from action2vec.paths import DECODE, DECODED, REJECTED
+from action2vec.progress import bar as progress_bar
 from action2vec.stage import run
 from action2vec.video import probe
 
@@ -26,7 +26,7 @@ log = logging.getLogger("decode")
 def probe_all(videos, fps, max_seconds, workers):
     check = partial(probe, fps=fps, max_seconds=max_seconds)
     paths = [v["path"] for v in videos]
-    bar = partial(tqdm, total=len(paths), desc="decode", unit="video")
+    bar = partial(progress_bar, total=len(paths), desc="decode", unit="video")
     if workers == 1:
         return list(bar(map(check, paths)))
     with ProcessPoolExecutor(workers) as pool:
@@ -49,7 +49,7 @@ def lost_classes(table):
 def main():
     p = params.load("decode")
     cfg = p["decode"]
-    videos = list_videos(p["dataset"]["name"], p["dataset"]["root"])
+    videos = list_videos(p["dataset"]["name"], p["dataset"]["root"], p["dataset"]["list"])
     table = pd.DataFrame([{**v, **info} for v, info in
                           zip(videos, probe_all(videos, cfg["fps"], cfg["max_seconds"],
                                                 cfg["workers"]))])

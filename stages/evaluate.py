@@ -31,7 +31,7 @@ from action2vec.paths import (CLASSES, CONFUSION, LEAKAGE, PROTOCOL_METRICS, SPL
 from action2vec.plots import write_confusion_csv
 from action2vec.stage import run
 from action2vec.zsl import (HELD_OUT, TOP_K, TOP5_UNDEFINED, UNSEEN, VALIDATION, bootstrap_interval,
-                            gzsl_from_rows, gzsl_rows, rank_classes, read_splits,
+                            gzsl_from_rows, gzsl_rows, held_out_source, rank_classes, read_splits,
                             single_class_warnings, zero_shot_report)
 
 log = logging.getLogger("evaluate")
@@ -144,10 +144,11 @@ def training_record(variant, ratio):
     return out
 
 
-def protocol(p, leakage):
+def protocol(p, leakage, splits):
     """How the metrics were measured, recorded beside them."""
     return {"pca_fit_on": p["pca"]["fit_on"], "pca_scale": p["pca"]["scale"],
             "validation_classes": p["zsl"]["validation"], "held_out_videos": p["zsl"]["held_out"],
+            "held_out_from": held_out_source(splits),
             "bootstrap_resamples": p["zsl"]["bootstrap"], "interval_level": LEVEL,
             "loss_reduction": p["train"]["loss_reduction"], "backbone": p["features"]["backbone"],
             "leakage_known": leakage.available, "leakage_reason": leakage.reason,
@@ -189,7 +190,7 @@ def main():
     ZSL_METRICS.parent.mkdir(exist_ok=True)
     ZSL_METRICS.write_text(json.dumps(zsl, indent=1))
     TRAIN_METRICS.write_text(json.dumps(losses, indent=1))
-    PROTOCOL_METRICS.write_text(json.dumps(protocol(p, leakage), indent=1))
+    PROTOCOL_METRICS.write_text(json.dumps(protocol(p, leakage, splits), indent=1))
 
 
 if __name__ == "__main__":

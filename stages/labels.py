@@ -1,15 +1,19 @@
-"""Stage labels: every class name as a word vector (params: labels). Runs before extraction so a
-class word missing from the vectors stops the pipeline before any long work."""
+"""Stage labels: every class as a label vector (params: labels): its name's words embedded as a
+phrase, or its description (labels.descriptions) with a sentence model. Runs before extraction
+so a class word missing from the vectors, or a class without a description, stops the pipeline
+before any long work."""
 
 import logging
 
 import pandas as pd
 
 from action2vec import params
-from action2vec.labels import (class_vectors, class_words, load_vectors, read_name_map,
-                               write_classes)
+from action2vec.dataset import name_map_rows
+from action2vec.labels import (class_vectors, class_words, descriptions_record,
+                               read_descriptions, read_name_map, write_classes)
 from action2vec.paths import CLASSES, DECODED
 from action2vec.stage import run
+from action2vec.vectors import load_space
 
 log = logging.getLogger("labels")
 
@@ -19,12 +23,19 @@ def main():
     cfg = p["labels"]
     table = pd.read_csv(DECODED)
     classes = sorted(table[table.status == "ok"]["class"].unique())
-    vectors = load_vectors(cfg["vectors"])
-    name_map = read_name_map(cfg["name_map"], dataset=p["dataset"]["name"])
-    matrix = class_vectors(classes, vectors, name_map)
-    write_classes(CLASSES, cfg["vectors"], classes, [class_words(c, name_map) for c in classes],
-                  matrix)
-    log.info("%d classes as %d-d word vectors (%s)", len(classes), matrix.shape[1], cfg["vectors"])
+    described = read_descriptions(cfg["descriptions"], classes) if cfg["descriptions"] else None
+    space = load_space(cfg["vectors"])
+    name_map = read_name_map(cfg["name_map"], dataset=name_map_rows(p["dataset"]["name"]))
+    words = [class_words(c, name_map) for c in classes]
+    if described:
+        texts = [described[c] for c in classes]
+        matrix = space.texts(texts)
+        record = descriptions_record(cfg["descriptions"])
+    else:
+        texts, matrix, record = None, class_vectors(classes, space, name_map), None
+    write_classes(CLASSES, cfg["vectors"], classes, words, matrix, texts, record)
+    log.info("%d classes as %d-d vectors of their %s (%s)", len(classes), matrix.shape[1],
+             "descriptions" if described else "names", cfg["vectors"])
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Stage leakage: the dataset's classes that the backbone's pretraining classes name (params:
-labels, features.backbone, features.weights, leakage.threshold). Writes data/leakage.json (per
-class: nearest pretraining class, cosine, flagged), which the splits and evaluate stages read,
-with the label-only tables of UCF101 and HMDB51 against Kinetics-400 beside them, and
-metrics/leakage.json: the counts of both and the threshold's calibration on the TruZe splits.
-No video is read.
+labels.vectors, labels.name_map, features.backbone, features.weights, leakage.threshold). Names
+are compared with names: each class's words (classes.json) and each pretraining class's are
+embedded as phrases in the label space, even when descriptions stand for the classes. Writes
+data/leakage.json (per class: nearest pretraining class, cosine, flagged), which the splits and
+evaluate stages read, with the label-only tables of UCF101 and HMDB51 against Kinetics-400
+beside them, and metrics/leakage.json: the counts of both and the threshold's calibration on the
+TruZe splits. No video is read.
 """
 
 import json
@@ -13,23 +15,24 @@ import numpy as np
 
 from action2vec import Action2VecError, params
 from action2vec.files import atomic
-from action2vec.labels import load_vectors, read_classes
+from action2vec.labels import read_classes
 from action2vec.leakage import (balanced_accuracy, calibrate_on_truze, label_only,
                                 label_only_summary, leakage_classes, packaged_vectors,
                                 pretraining, write_leakage)
 from action2vec.paths import CLASSES, LEAKAGE, LEAKAGE_METRICS
 from action2vec.stage import run, table
+from action2vec.vectors import load_space
 
 log = logging.getLogger("leakage")
 
 
-def dataset_report(classes, vectors, name_map, backbone, weights, threshold):
+def dataset_report(classes, space, name_map, backbone, weights, threshold):
     """(pretraining dataset or None, reason or None, per-class table) for the dataset's classes."""
     dataset, reason = pretraining(backbone, weights)
     if dataset is None:
         return dataset, reason, {}
-    names, matrix = packaged_vectors(dataset, vectors, name_map)
-    own = np.stack([classes.vectors[n] for n in classes.names])
+    names, matrix = packaged_vectors(dataset, space, name_map)
+    own = space.phrases([classes.words[n] for n in classes.names]).astype(np.float64)
     return dataset, reason, leakage_classes(classes.names, own, names, matrix, threshold)
 
 
@@ -50,10 +53,10 @@ def main():
     if classes.spec != cfg["vectors"]:
         raise Action2VecError(f"{CLASSES}: made with the word vectors {classes.spec!r}, but "
                               f"labels.vectors is {cfg['vectors']!r}; run `dvc repro labels`")
-    vectors = load_vectors(cfg["vectors"])
-    dataset, reason, per_class = dataset_report(classes, vectors, cfg["name_map"], backbone,
+    space = load_space(cfg["vectors"])
+    dataset, reason, per_class = dataset_report(classes, space, cfg["name_map"], backbone,
                                                 p["features"]["weights"], threshold)
-    tables = label_only(vectors, threshold, cfg["name_map"])
+    tables = label_only(space, threshold, cfg["name_map"])
     write_leakage(LEAKAGE, backbone, dataset, reason, threshold, per_class, tables)
     summary = label_only_summary(tables)
     metrics = {"backbone": backbone, "pretraining": dataset, "reason": reason,
@@ -76,6 +79,11 @@ def main():
              threshold, metrics["label_only"]["balanced_accuracy"],
              metrics["label_only"]["calibrated_threshold"],
              metrics["label_only"]["calibrated_balanced_accuracy"])
+    calibrated = metrics["label_only"]["calibrated_threshold"]
+    if calibrated != threshold:
+        log.warning("leakage.threshold %s is not the one calibrated on the TruZe splits for "
+                    "labels.vectors %s: set leakage.threshold to %s", threshold, cfg["vectors"],
+                    calibrated)
 
 
 if __name__ == "__main__":

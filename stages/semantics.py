@@ -1,6 +1,7 @@
 """Stage semantics: the analogy tests of section 4.2 on the model trained on every class
-(data/train/action2vec/all) (params: labels, semantics; features.backbone and features.layer,
-recorded beside the pooled features' score).
+(data/train/action2vec/all) (params: labels.vectors, labels.name_map, semantics.simulate_root;
+features.backbone and features.layer, recorded beside the pooled features' score). A verb or a
+noun is embedded as a phrase in the label space (labels.vectors).
 
 - Word matrices (4.2.1, Table 3): Wu-Palmer similarity between the verbs (the gold standard)
   against the cosine similarity of Action2Vec, the word vectors and the backbone's raw features
@@ -19,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from action2vec import Action2VecError, baseline, params, wordnet
-from action2vec.labels import load_vectors, phrase_vector, read_classes, read_name_map
+from action2vec.dataset import name_map_rows
+from action2vec.labels import read_classes, read_name_map
 from action2vec.paths import (ANALOGY_EXAMPLES, ANALOGY_METRICS, CLASSES, EMBEDDINGS, FEATURES,
                               SEQUENCES, TSNE, WORDNET_METRICS)
 from action2vec.plots import tsne_png
@@ -27,15 +29,17 @@ from action2vec.semantics import (class_means, class_verb, cosine_matrix, in_wor
                                   rowwise_spearman, vector_arithmetic, wup_matrix)
 from action2vec.sequences import read_index
 from action2vec.stage import run
+from action2vec.vectors import load_space
 
 log = logging.getLogger("semantics")
 
 
-def verb_matrices(a2v, features, video_verbs, verbs, vectors, wn, simulate_root):
-    """Row-wise Spearman of each embedding's verb similarity matrix against Wu-Palmer's."""
+def verb_matrices(a2v, features, video_verbs, verbs, space, wn, simulate_root):
+    """Row-wise Spearman of each embedding's verb similarity matrix against Wu-Palmer's (the
+    label space's: each verb embedded alone, as a one-word phrase)."""
     gold = wup_matrix(verbs, wn, simulate_root)
     candidates = {"action2vec": class_means(a2v, video_verbs, verbs),
-                  "word2vec": np.array([vectors[v] for v in verbs]),
+                  "word2vec": space.phrases([[v] for v in verbs]),
                   baseline.NAME: class_means(features, video_verbs, verbs)}
     return {name: rowwise_spearman(gold, cosine_matrix(m)) for name, m in candidates.items()}
 
@@ -48,8 +52,9 @@ def main():
         raise Action2VecError(f"{EMBEDDINGS} and {SEQUENCES} list different videos; "
                               "rerun the train stage")
     classes = read_classes(CLASSES).names
-    name_map = read_name_map(p["labels"]["name_map"], dataset=p["dataset"]["name"])
-    vectors = load_vectors(p["labels"]["vectors"])
+    name_map = read_name_map(p["labels"]["name_map"],
+                             dataset=name_map_rows(p["dataset"]["name"]))
+    space = load_space(p["labels"]["vectors"])
     wn = wordnet.load()
 
     video_verbs = np.array([class_verb(c, name_map) for c in saved["label"]])
@@ -58,7 +63,7 @@ def main():
     keep = np.isin(video_verbs, verbs)
     features = baseline.pooled_features(FEATURES, index)
     scores = verb_matrices(saved["embedding"][keep], features[keep],
-                           video_verbs[keep], verbs, vectors, wn, p["semantics"]["simulate_root"])
+                           video_verbs[keep], verbs, space, wn, p["semantics"]["simulate_root"])
     WORDNET_METRICS.write_text(json.dumps({**scores, **baseline.features_used(p["features"]),
                                            "n_classes": len(verbs), "unit": "verb",
                                            "word_vectors": p["labels"]["vectors"],
@@ -68,7 +73,7 @@ def main():
     means = dict(zip(classes, class_means(saved["embedding"], saved["label"], classes)))
 
     def noun_vector(noun):  # a noun may be a phrase ("eye makeup")
-        return phrase_vector(noun.split(), vectors.__getitem__)
+        return space.phrase(noun.split())
 
     accuracy, rows = vector_arithmetic(means, noun_vector, classes, name_map)
     ANALOGY_METRICS.write_text(json.dumps({"n_comparisons": len(rows), "accuracy": accuracy}, indent=1))

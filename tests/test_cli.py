@@ -14,10 +14,11 @@ import pytest
 import yaml
 from gensim.models import KeyedVectors
 
-from action2vec.labels import load_vectors, read_classes
+from action2vec.labels import read_classes
 from action2vec.paths import CLASSES
 from action2vec.render import render_dataset
 from action2vec.trained import Trained
+from action2vec.vectors import load_vectors
 from action2vec.video import probe
 
 from conftest import encode, git_project, moving_bar, sh
@@ -270,3 +271,70 @@ def test_model_path_override_and_a_project_that_has_not_run(project, tmp_path):
     empty = run(tmp_path, "nearest", "ball")
     assert empty.returncode == 1
     assert "data/train/action2vec/all/split-0.pt: model not found; run `dvc repro`" in empty.stderr
+
+
+def test_embed_walks_a_folder_and_reports_each_file_that_is_not_a_video(project, new_videos,
+                                                                        tmp_path):
+    folder = tmp_path / "clips"
+    (folder / "b" / "deeper").mkdir(parents=True)
+    (folder / "a").mkdir()
+    (folder / ".cache").mkdir()
+    first = Path(shutil.copy(new_videos[0], folder / "a" / "one.mp4"))
+    second = Path(shutil.copy(new_videos[1], folder / "b" / "deeper" / "two.mp4"))
+    notes = folder / "b" / "notes.txt"
+    notes.write_text("not a video " * 50)
+    (folder / ".DS_Store").write_bytes(bytes(100))
+    shutil.copy(new_videos[0], folder / ".cache" / "three.mp4")
+    out = tmp_path / "e.h5"
+    done = run(project, "embed", folder, "--out", out)
+    assert done.returncode == 1
+    assert f"note: {folder}: left out 2 hidden files or folders" in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {notes}: ")  # reported, not skipped
+    assert "2 of 3 videos embedded; 1 failed" in done.stderr
+    printed = [line.split("  (")[0] for line in done.stdout.splitlines() if "clips)" in line]
+    assert printed == [str(first), str(second)]
+    with h5py.File(out) as f:  # every file below the folder, in sorted order
+        assert list(f["path"].asstr()[:]) == [str(first), str(second), str(notes)]
+        assert list(f["ok"][:]) == [True, True, False]
+
+
+def test_embed_ranks_the_class_names_of_a_classes_file(project, new_videos, tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("# candidates\nkick ball\n\nspin ring\n  fly kite  \n#throw ball\n")
+    done = run(project, "embed", new_videos[1], "--classes-file", names, "-k", "3")
+    assert done.returncode == 0, done.stderr
+    assert {r[1] for r in table_rows(done.stdout)} == {"kick ball", "spin ring", "fly kite"}
+
+
+def test_embed_refuses_an_empty_folder_before_any_work(tmp_path):
+    empty = tmp_path / "empty"
+    (empty / "inner").mkdir(parents=True)
+    (empty / ".hidden.mp4").write_bytes(bytes(10))
+    done = run(tmp_path, "embed", empty)  # tmp_path is no project: refused before loading
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == f"error: {empty}: no files in this folder"
+
+
+def test_a_bad_classes_file_is_an_error_naming_it(tmp_path):
+    missing, comments, twice = tmp_path / "missing.txt", tmp_path / "c.txt", tmp_path / "t.txt"
+    comments.write_text("# nothing yet\n\n   \n")
+    twice.write_text("kick ball\n# spin ring\nfly kite\n kick ball\n")
+    errors = {}
+    for path in (missing, comments, twice):
+        done = run(tmp_path, "embed", "clip.mp4", "--classes-file", path)
+        assert done.returncode == 1
+        errors[path] = done.stderr.splitlines()[-1]
+    assert errors == {
+        missing: f"error: --classes-file {missing}: cannot read it (No such file or directory)",
+        comments: f"error: --classes-file {comments}: no class names (one per line; blank lines "
+                  "and lines starting with # are left out)",
+        twice: f"error: --classes-file {twice}, line 4: 'kick ball' is already listed on line 1"}
+
+
+def test_classes_and_a_classes_file_cannot_be_combined(tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("kick ball\n")
+    done = run(tmp_path, "embed", "clip.mp4", "--classes", "fly kite", "--classes-file", names)
+    assert done.returncode == 2
+    assert "argument --classes-file: not allowed with argument --classes" in done.stderr

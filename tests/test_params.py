@@ -96,8 +96,28 @@ def test_a_former_dataset_name_says_what_it_was_renamed_to(tmp_path):
     assert ("dataset.name: the dataset 'embedded' was renamed to 'rendered'; set it to rendered"
             in str(err.value))
     for name in ("embeded", ["rendered"]):
-        assert (f"dataset.name: unknown dataset {name!r}; known: ['hmdb51', 'kinetics400', "
-                "'rendered', 'ucf101']") in check(lambda p: p["dataset"].update(name=name))
+        assert (f"dataset.name: unknown dataset {name!r}; known: ['folder', 'hmdb51', "
+                "'kinetics400', 'list', 'rendered', 'ucf101']") in check(
+                    lambda p: p["dataset"].update(name=name))
+
+
+def test_the_list_file_must_lie_inside_the_dataset_root():
+    """DVC's dependency on dataset.root covers the list file only inside it."""
+    for bad in ("/data/list.csv", "../list.csv", "a/../../list.csv"):
+        assert "dataset.list: must name a file inside dataset.root" in check(
+            lambda p: p["dataset"].update(list=bad))
+    assert "dataset.list: must be a non-empty string" in check(
+        lambda p: p["dataset"].update(list=""))
+    params.validate({**DEFAULT, "dataset": {**DEFAULT["dataset"], "list": "lists/mine.csv"}})
+
+
+def test_own_videos_cannot_lie_where_the_render_stage_writes():
+    """With another dataset than rendered, the render stage empties data/videos."""
+    for root in ("data/videos", "./data/videos/mine"):
+        assert "dataset.root: " + root + " is the render stage's output" in check(
+            lambda p: p["dataset"].update(name="folder", root=root))
+    params.validate({**DEFAULT, "dataset": {**DEFAULT["dataset"], "name": "folder",
+                                            "root": "clips"}})
 
 
 def pipeline(tmp_path, **declared):
@@ -169,3 +189,21 @@ def test_bad_file_is_a_clear_error(tmp_path):
         params.read(tmp_path / "params.yaml")
     with pytest.raises(params.ParamsError, match="no such file"):
         params.read(tmp_path / "nothing.yaml")
+
+
+@pytest.mark.parametrize("value", ["classes.csv", "/abs/data/descriptions/d.csv",
+                                   "data/descriptions/../d.csv", "data/descriptions",
+                                   "descriptions/d.csv"])
+def test_descriptions_must_lie_in_the_descriptions_folder(value):
+    message = check(lambda p: p["labels"].update(descriptions=value))
+    assert "labels.descriptions: must name a file inside the project's data/descriptions/ folder" \
+        in message
+
+
+def test_label_spaces_to_compare_are_a_list_of_names():
+    tree = copy.deepcopy(DEFAULT)
+    tree["labels"]["descriptions"] = "data/descriptions/rendered.csv"
+    tree["semantics"]["compare_vectors"] = []
+    assert params.validate(tree) == tree
+    message = check(lambda p: p["semantics"].update(compare_vectors="minilm"))
+    assert "semantics.compare_vectors: must be a list of non-empty strings" in message

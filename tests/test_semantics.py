@@ -142,7 +142,10 @@ def test_label_semantics_counts_and_correlates_without_video(wn):
     def vector(word):
         return vocab.setdefault(word, rng.normal(size=8))
 
-    out = label_semantics(classes, name_map, vector, wn)
+    def phrases(word_lists):  # averaged word vectors
+        return np.array([np.mean([vector(w) for w in words], 0) for words in word_lists])
+
+    out = label_semantics(classes, name_map, phrases, wn)
     assert out["n_classes"] == 8
     assert out["comparisons"] == 3 * 2  # play: piano, violin, flute; Billiards has no noun
     verbs = ["play", "running", "sleeping", "throw", "walking"]  # unmapped: the first word

@@ -17,7 +17,7 @@ import yaml
 
 from action2vec.labels import write_classes
 from action2vec.leakage import write_leakage
-from action2vec.paths import CLASSES, FEATURES, LEAKAGE, SPLITS, projection_file
+from action2vec.paths import CLASSES, DECODE, DECODED, FEATURES, LEAKAGE, SPLITS, projection_file
 from action2vec.shards import ShardWriter, iter_videos
 from action2vec.video import clip_starts
 
@@ -438,6 +438,7 @@ def protocol_project(tmp_path):
         for i in range(40):
             clips = rng.normal(size=(2 + i % 5, 24)).astype(np.float32)
             writer.add(f"v{i:02d}", names[i % 8], clips)
+    decode_table(tmp_path, [(f"v{i:02d}", names[i % 8]) for i in range(40)])
     run_stage_with(tmp_path, "splits")
     return json.loads((tmp_path / SPLITS).read_text())["50_50"][0]
 
@@ -486,13 +487,47 @@ def test_no_unseen_or_held_out_video_reaches_anything_fitted(tmp_path):
         assert not np.allclose(saved[0]["embedding"][~valid], saved[1]["embedding"][~valid])
 
 
-def features_of(tmp_path, names, per_class):
-    """Feature shards with ``per_class`` videos of each class (2 clips of 4 random values)."""
+def decode_table(tmp_path, videos, marks=None):
+    """The decode stage's table of ``videos`` ([(id, class)]), every one decoded; ``marks``
+    ({id: "train" or "test"}) adds a list dataset's split column."""
+    table = pd.DataFrame([{"id": v, "path": v, "class": c, "status": "ok"} for v, c in videos])
+    if marks is not None:
+        table.insert(3, "split", [marks.get(v, "") for v, _ in videos])
+    (tmp_path / DECODE).mkdir(parents=True, exist_ok=True)
+    table.to_csv(tmp_path / DECODED, index=False)
+
+
+def features_of(tmp_path, names, per_class, marks=None):
+    """Feature shards with ``per_class`` videos of each class (2 clips of 4 random values), and
+    the decode stage's table of them (with ``marks``, see decode_table)."""
     rng = np.random.default_rng(0)
     with ShardWriter(tmp_path / FEATURES, {"layer": "fc7"}, 256) as writer:
         for name in names:
             for i in range(per_class):
                 writer.add(f"{name}/{i}", name, rng.normal(size=(2, 4)).astype(np.float32))
+    decode_table(tmp_path, [(f"{n}/{i}", n) for n in names for i in range(per_class)], marks)
+
+
+def test_splits_stage_holds_out_the_videos_the_split_column_marks_test(tmp_path):
+    """Of each seen class: video 0 marked test is held out, video 1 marked train and the
+    unmarked video 2 are trained on (0.2 of 1 unmarked video rounds to none)."""
+    project(tmp_path, zsl={"ratios": ["50_50"], "n_splits": 2})
+    names = [f"class {i}" for i in range(8)]
+    classes_file(tmp_path, names)
+    marks = {f"{n}/{i}": mark for n in names for i, mark in ((0, "test"), (1, "train"))}
+    features_of(tmp_path, names, 3, marks)
+    done = run_stage(tmp_path, "splits")
+    assert done.returncode == 0, done.stderr
+    assert "split column: 8 videos marked test (held out where their class is seen), 8 marked " \
+           "train, 8 unmarked" in done.stderr
+    for split in json.loads((tmp_path / SPLITS).read_text())["50_50"]:
+        assert split["held_out"] == [f"{n}/0" for n in split["seen"]]
+        assert split["held_out_marked"] == len(split["seen"]) == 3
+    marks.update({"class 3/1": "test", "class 3/2": "test"})
+    decode_table(tmp_path, [(f"{n}/{i}", n) for n in names for i in range(3)], marks)
+    done = run_stage(tmp_path, "splits")
+    assert done.returncode == 1 and done.stderr.strip().startswith(
+        "error: class 'class 3': all its 3 videos are marked test in the dataset's split column")
 
 
 def test_splits_stage_draws_truze_on_a_ucf101_layout(tmp_path):
@@ -500,7 +535,8 @@ def test_splits_stage_draws_truze_on_a_ucf101_layout(tmp_path):
     packaged TruZe list's, whatever the split; validation and held-out videos still drawn."""
     from action2vec.dataset import packaged_classes
 
-    project(tmp_path, dataset={"name": "ucf101"}, zsl={"ratios": ["truze"], "n_splits": 2})
+    project(tmp_path, dataset={"name": "ucf101", "root": "ucf101"},
+            zsl={"ratios": ["truze"], "n_splits": 2})
     names = sorted(packaged_classes("ucf101"))
     classes_file(tmp_path, names)
     features_of(tmp_path, names, 2)

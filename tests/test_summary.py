@@ -38,3 +38,25 @@ def test_summary_prints_the_zero_shot_table_and_semantics(tmp_path):
     assert ("WordNet vs embeddings (12 verbs, Spearman): word2vec 0.400, action2vec 0.100, "
             "pooled (i3d mixed_5c) -0.010") in done.stdout
     assert "vector arithmetic: 0 comparisons, accuracy -" in done.stdout
+
+
+def test_summary_prints_label_only_table_3_for_each_label_space(tmp_path):
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+
+    def figures(spearman):
+        return {"verbs": {"spearman": spearman}, "comparisons": 8,
+                "paper": {"spearman": 0.2855, "comparisons": None}}
+
+    (metrics / "label_semantics.json").write_text(json.dumps(
+        {"hmdb51": figures(0.2131), "ucf101": figures(0.1558), "kinetics400": figures(0.2234),
+         "word_vectors": "glove-6b-50d", "simulate_root": True,
+         "compared": {"minilm": {"hmdb51": figures(0.1793), "ucf101": figures(0.1123),
+                                 "kinetics400": figures(0.1169)}}}))
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "summary.py")], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "WordNet vs glove-6b-50d over verbs" in done.stdout
+    assert "  hmdb51       0.2131 (paper 0.2855)  8 (paper -)" in done.stdout
+    assert ("WordNet vs minilm over verbs: hmdb51 0.1793, ucf101 0.1123, kinetics400 0.1169"
+            in done.stdout)

@@ -178,6 +178,25 @@ def test_open_error_says_why_a_file_is_not_a_video(video_file, tmp_path):
     assert open_error(tmp_path / "text.mp4") == "not a video container"
 
 
+def test_text_files_and_images_are_not_videos(tmp_path):
+    """FFmpeg opens a longer text file as ANSI art (640x400 frames) and an image as a one-frame
+    stream: a README.txt or a cover.jpg beside a dataset's clips is rejected by name."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("notes on the clips of this class\n" * 50)
+    with av.open(str(notes)) as container:  # FFmpeg itself does open it
+        assert container.streams.video
+    image = tmp_path / "cover.png"
+    with av.open(str(image), "w", format="image2") as out:
+        stream = out.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
+    assert probe(notes, fps=30, max_seconds=14)["reason"] == "not a video: a text file"
+    assert probe(image, fps=30, max_seconds=14)["reason"] == (
+        "not a video: an image (piped png sequence)")
+
+
 def test_cut_short_reads_mp4_boxes_and_the_avi_riff_size(video_file, tmp_path):
     for name in ("whole.mp4", "whole.avi"):
         data = video_file(name).read_bytes()

@@ -12,7 +12,7 @@ import pytest
 from action2vec import Action2VecError
 from action2vec.dataset import packaged_classes
 from action2vec.zsl import (TOP5_UNDEFINED, bootstrap_interval, confusion, draw_splits,
-                            gzsl_report, read_splits, single_class_warnings, split_classes,
+                            gzsl_report, held_out_source, read_splits, single_class_warnings, split_classes,
                             split_roles, top_k_accuracy, training_videos, truze_split,
                             zero_shot_report)
 
@@ -126,9 +126,9 @@ VIDEOS = layout(TWENTY, [1, 2, 4, 8])
 
 
 def draw(ratios=("80_20",), n_splits=3, seed=0, validation=0.2, held_out=0.25, classes=TWENTY,
-         videos=VIDEOS, dataset="rendered", exclude=()):
+         videos=VIDEOS, dataset="rendered", exclude=(), marks=None):
     return draw_splits(classes, videos, list(ratios), n_splits, seed, validation, held_out,
-                       dataset, exclude)
+                       dataset, exclude, marks)
 
 
 def test_a_split_partitions_classes_and_videos():
@@ -291,3 +291,39 @@ def test_read_splits_names_a_ratio_that_was_not_drawn(tmp_path):
     with pytest.raises(Action2VecError,
                        match="ratio '50_50' is not in .*drawn: \\['80_20', 'all'\\]"):
         read_splits(path, "50_50")
+
+
+def test_the_split_column_holds_out_the_videos_marked_test_of_the_seen_classes():
+    """Marked test: held out wherever its class is seen; marked train: never held out; the
+    unmarked videos of a class are drawn as if the marked ones were not there. The classes
+    are drawn as without marks."""
+    videos = layout(TWENTY, [8])
+    marks = {f"{c}_v{j}": mark for c in TWENTY for j, mark in ((0, "test"), (1, "test"),
+                                                              (2, "train"))}
+    marked = draw(["80_20", "50_50"], videos=videos, marks=marks)
+    plain = draw(["80_20", "50_50"], videos=[(v, c) for v, c in videos if v not in marks])
+    for ratio in ("80_20", "50_50"):
+        for split, unmarked in zip(marked[ratio], plain[ratio]):
+            assert all(split[k] == unmarked[k] for k in ("seen", "validation", "unseen"))
+            tests = {f"{c}_v{j}" for c in split["seen"] for j in (0, 1)}
+            assert set(split["held_out"]) == tests | set(unmarked["held_out"])
+            assert len(unmarked["held_out"]) == len(split["seen"])  # round(0.25 * 5) each
+            assert split["held_out_marked"] == len(tests) and "held_out_marked" not in unmarked
+    assert held_out_source(marked) == "split column and zsl.held_out"
+    assert held_out_source(plain) == "zsl.held_out"
+    every = {v: "test" if v.endswith(("_v0", "_v1")) else "train" for v, _ in videos}
+    assert held_out_source(draw(videos=videos, marks=every)) == "split column"
+
+
+def test_without_marks_the_splits_are_unchanged():
+    assert draw(marks={}) == draw()
+    assert all("held_out_marked" not in s for split in draw().values() for s in split)
+
+
+def test_a_class_all_of_whose_videos_are_marked_test_is_an_error_naming_it():
+    marks = {v: "test" for v, c in VIDEOS if c == "c05"}
+    with pytest.raises(Action2VecError, match="class 'c05': all its 2 videos are marked test in "
+                                              "the dataset's split column"):
+        draw(marks=marks)
+    marks["c05_v0"] = "train"
+    assert draw(marks=marks)["80_20"]
