@@ -88,6 +88,17 @@ def list_row(root, row, where, has_split):
     return video
 
 
+TEXT_COLUMNS = ("id", "path", "class", "split", "reason")
+
+
+def read_table(path):
+    """The decode stage's videos.csv or rejected.csv as a DataFrame, ids, paths, classes, splits
+    and reasons as text whatever they look like (a class folder "1" or "NA" stays a name)."""
+    import pandas as pd
+
+    return pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False)
+
+
 def read_split_column(path):
     """{video id: "train" or "test"} of the videos that a list dataset's split column marks,
     from the decode stage's table ``path``; {} when the dataset has no split column."""

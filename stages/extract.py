@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from action2vec import Action2VecError, params
+from action2vec.dataset import read_table
 from action2vec.distributed import broadcast, finish, gather, setup
 from action2vec.extractors import make_extractor
 from action2vec.features import extract
@@ -60,7 +61,7 @@ def main():
     if cfg["device"] == "cuda" and not torch.cuda.is_available():
         raise Action2VecError("features.device: cuda requested but no GPU is visible")
     rank, world = setup(cfg["device"])
-    table, rejected = pd.read_csv(DECODED), pd.read_csv(REJECTED)
+    table, rejected = read_table(DECODED), read_table(REJECTED)
     videos = table[table.status == "ok"].to_dict("records")
     extractor = make_extractor(cfg["backbone"], cfg["layer"], cfg["weights"], p["seed"],
                                cfg["device"])

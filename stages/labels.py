@@ -5,10 +5,8 @@ before any long work."""
 
 import logging
 
-import pandas as pd
-
 from action2vec import params
-from action2vec.dataset import name_map_rows
+from action2vec.dataset import name_map_rows, read_table
 from action2vec.labels import (class_vectors, class_words, descriptions_record,
                                read_descriptions, read_name_map, write_classes)
 from action2vec.paths import CLASSES, DECODED
@@ -21,7 +19,7 @@ log = logging.getLogger("labels")
 def main():
     p = params.load("labels")
     cfg = p["labels"]
-    table = pd.read_csv(DECODED)
+    table = read_table(DECODED)
     classes = sorted(table[table.status == "ok"]["class"].unique())
     described = read_descriptions(cfg["descriptions"], classes) if cfg["descriptions"] else None
     space = load_space(cfg["vectors"])

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from action2vec import Action2VecError
-from action2vec.dataset import list_videos, name_map_rows, read_split_column
+from action2vec.dataset import list_videos, name_map_rows, read_split_column, read_table
 from conftest import ROOT, kinetics_layout
 
 
@@ -369,3 +369,13 @@ def test_own_datasets_read_every_row_of_the_packaged_name_map():
         assert class_words("RideHorse", name_map) == ["ride", "horse"]  # in no map: split
     assert len(read_name_map(dataset=name_map_rows("ucf101"))) == 101
     assert read_name_map(dataset=name_map_rows("rendered")) == {}
+
+
+def test_the_decode_table_keeps_names_that_look_like_numbers_or_missing_values(tmp_path):
+    """Class folders "1" and "NA" stay the text names the labels stage looks up."""
+    table = tmp_path / "videos.csv"
+    table.write_text("id,path,class,frames,status,reason\n1/a.mp4,1/a.mp4,1,40,ok,\n"
+                     "NA/b.mp4,NA/b.mp4,NA,40,ok,\n")
+    read = read_table(table)
+    assert list(read["class"]) == ["1", "NA"] and list(read["reason"]) == ["", ""]
+    assert read["frames"].tolist() == [40, 40]
