@@ -26,7 +26,7 @@ wordnet:
 	@sh scripts/ensure-wordnet.sh
 
 run: install
-	@echo "== dvc repro: render -> decode -> labels -> leakage -> extract -> splits -> pca -> sequence -> train -> evaluate -> semantics"
+	@echo "== dvc repro: render -> decode -> labels -> leakage -> extract -> splits -> pca -> sequence -> train -> baseline -> evaluate -> semantics, label_semantics"
 	$(BIN)/dvc repro
 	@echo "== metrics (all of them: dvc metrics show --md)"
 	$(BIN)/python scripts/summary.py
