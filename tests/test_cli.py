@@ -290,7 +290,7 @@ def test_embed_walks_a_folder_and_reports_each_file_that_is_not_a_video(project,
     assert done.returncode == 1
     assert f"note: {folder}: left out 2 hidden files or folders" in done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and errors[0].startswith(f"error: {notes}: ")  # reported, not skipped
+    assert errors == [f"error: {notes}: not a video: a text file"]  # reported, not skipped
     assert "2 of 3 videos embedded; 1 failed" in done.stderr
     printed = [line.split("  (")[0] for line in done.stdout.splitlines() if "clips)" in line]
     assert printed == [str(first), str(second)]
