@@ -56,10 +56,11 @@ def vocab(args):
 
 
 def read_labels(text):
-    """--classes: a file with one name per line, or names separated by commas."""
-    path = Path(text)
-    names = path.read_text().splitlines() if path.is_file() else text.split(",")
-    names = [n.strip() for n in names if n.strip()]
+    """--classes: a file with one name per line (read as --classes-file), or names separated
+    by commas."""
+    if Path(text).is_file():
+        return read_classes_file(text)
+    names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise Action2VecError(f"--classes {text!r}: no class names")
     return names

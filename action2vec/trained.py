@@ -261,15 +261,7 @@ class Trained:
         gives readable neighbours."""
         skip = {w.lower() for w in exclude}
         keys, matrix = self.space.vocabulary(vocab)
-        unit = np.asarray(vector, np.float32) / np.linalg.norm(vector)
-        sims = matrix @ unit / np.linalg.norm(matrix, axis=1)
-        found = []
-        for i in np.argsort(-sims, kind="stable"):
-            if len(found) == k:
-                break
-            if keys[i].lower() not in skip:
-                found.append((keys[i], float(sims[i])))
-        return found
+        return nearest(vector, keys, matrix, k, exclude={w for w in keys if w.lower() in skip})
 
 
 def suggest(word, vocabulary, n=5, head=200_000):
