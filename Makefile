@@ -1,5 +1,6 @@
 # `make run`: install and run the whole pipeline on the rendered dataset, offline.
-# `make test`: install and run the tests.
+# `make test`: install and run the tests (the whole suite: what CI runs).
+# `make test-quick`: the tests without the pipeline run and the processes, while editing.
 # `make bench`: speed, memory and scale figures; SCALE_ARGS passes options to bench/scale.py
 # (e.g. SCALE_ARGS="--sizes 1000,10000 --workdir /big/disk").
 VENV ?= .venv
@@ -9,7 +10,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install wordnet run test bench clean
+.PHONY: install wordnet run test test-quick bench clean
 
 install: $(VENV)/.installed wordnet
 
@@ -28,11 +29,18 @@ wordnet:
 run: install
 	@echo "== dvc repro: render -> decode -> labels -> leakage -> extract -> splits -> pca -> sequence -> train -> baseline -> evaluate -> semantics, label_semantics"
 	$(BIN)/dvc repro
-	@echo "== metrics (all of them: dvc metrics show --md)"
+	@echo "== results (every figure: reports/*.json; the headline ones: dvc metrics show)"
 	$(BIN)/python scripts/summary.py
 
+# Test processes, one per core up to 4 (pytest-xdist), each taking whole test files in the
+# order tests/conftest.py gives them.
+TEST_PROCESSES := -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
+
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(TEST_PROCESSES)
+
+test-quick: install
+	$(BIN)/python -m pytest $(TEST_PROCESSES) -m "not slow"
 
 bench: install
 	@echo "== speed and memory on this machine (params.yaml settings); figures in bench/results.json"

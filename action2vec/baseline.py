@@ -9,7 +9,7 @@ import numpy as np
 from action2vec import Action2VecError
 from action2vec.shards import iter_videos
 
-NAME = "pooled"  # the baseline's name in metrics/zsl.json and metrics/wordnet.json
+NAME = "pooled"  # the baseline's name in the zero-shot and WordNet figures
 
 
 def features_used(features):

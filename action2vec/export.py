@@ -15,7 +15,7 @@ import numpy as np
 
 from action2vec import Action2VecError, __version__
 from action2vec.files import atomic, file_sha256
-from action2vec.paths import METRICS
+from action2vec.paths import REPORTS
 from action2vec.pca import PICKLE_REFUSED, Projection
 from action2vec.sequences import is_sequences, read_index
 from action2vec.shards import (H5_ERRORS, DamagedShard, is_shard, read_attrs, read_shard,
@@ -56,9 +56,9 @@ def write_both(out_dir, stem, keys, matrix):
 
 
 def project_metrics(project):
-    """Every metrics/*.json of the project, by file stem."""
+    """Every figure of the project: its reports/*.json, by file stem."""
     return {p.stem: json.loads(p.read_text())
-            for p in sorted((Path(project) / METRICS).glob("*.json"))}
+            for p in sorted((Path(project) / REPORTS).glob("*.json"))}
 
 
 def export(trained, out_dir, videos=False, words=0):

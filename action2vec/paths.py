@@ -29,21 +29,26 @@ SPLITS = Path("data/splits.json")
 TRAIN = Path("data/train")  # TRAIN/VARIANT/RATIO/split-k.{pt,npz,json}
 BASELINE = Path("data/baseline")  # BASELINE/RATIO/split-k.npz
 
+# The headline figures a person compares across experiments (`dvc metrics show`, `dvc exp show`).
 METRICS = Path("metrics")
-PCA_METRICS = METRICS / "pca.json"
-ZSL_METRICS = METRICS / "zsl.json"
-TRAIN_METRICS = METRICS / "train.json"
-PROTOCOL_METRICS = METRICS / "protocol.json"  # how the zero-shot metrics were measured
-LOSS_PLOTS = METRICS / "train"  # LOSS_PLOTS/VARIANT_RATIO.csv
-WORDNET_METRICS = METRICS / "wordnet.json"
-ANALOGY_METRICS = METRICS / "analogy.json"
-LABEL_SEMANTICS_METRICS = METRICS / "label_semantics.json"
-LEAKAGE_METRICS = METRICS / "leakage.json"
+ZSL_METRICS = METRICS / "zsl.json"  # zero-shot top-1 with its interval and GZSL H
+SEMANTICS_METRICS = METRICS / "semantics.json"  # Table 3 (WordNet) and Table 4 (analogy)
+# Every figure of every stage: plain outputs, versioned in git beside the metrics.
+REPORTS = Path("reports")
+ZSL_REPORT = REPORTS / "zsl.json"
+TRAIN_REPORT = REPORTS / "train.json"
+PROTOCOL_REPORT = REPORTS / "protocol.json"  # how the zero-shot figures were measured
+PCA_REPORT = REPORTS / "pca.json"
+WORDNET_REPORT = REPORTS / "wordnet.json"
+ANALOGY_REPORT = REPORTS / "analogy.json"
+LABEL_SEMANTICS_REPORT = REPORTS / "label_semantics.json"
+LEAKAGE_REPORT = REPORTS / "leakage.json"
 
 PLOTS = Path("plots")
 CONFUSION = PLOTS / "confusion.csv"
 ANALOGY_EXAMPLES = PLOTS / "analogy.csv"
 TSNE = PLOTS / "tsne.png"
+LOSS_PLOTS = PLOTS / "train"  # LOSS_PLOTS/VARIANT_RATIO.csv
 
 # Scratch space kept between runs, outside every DVC output: nothing here is a result.
 RESUME = Path(".resume")

@@ -294,6 +294,19 @@ def zero_shot_report(embeddings, targets, class_vectors):
     return {"top1": float(hits[:, 0].mean()), "top5": top5}
 
 
+# The figures of a zero-shot report that `dvc metrics show` and `dvc exp show` compare; the
+# report itself holds every figure.
+HEADLINE = ("top1_mean", "top1_low", "top1_high", "gzsl_harmonic_mean")
+
+
+def headline(report):
+    """The HEADLINE figures of a zero-shot report ({ratio: {variant: {figure: value}}}) that
+    each of its entries has, in the same layout."""
+    return {ratio: {variant: {k: figures[k] for k in HEADLINE if k in figures}
+                    for variant, figures in variants.items()}
+            for ratio, variants in report.items()}
+
+
 def gzsl_rows(embeddings, targets, class_vectors, seen_mask):
     """(N, 3) int rows [true class, predicted class, 1 if the true class is seen]: each test
     video's nearest class among all of ``class_vectors`` (generalized zero-shot: a seen class

@@ -134,6 +134,16 @@ def forward_flops(extractor):
     return sum(flops)
 
 
+def extract_videos(paths, extractor, dec, feat, out_dir):
+    """The extract stage's work on ``paths`` (decode, preprocessing, network, HDF5 shards):
+    the number of clips extracted."""
+    with ShardWriter(out_dir, {"bench": True}, feat["shard_videos"]) as writer:
+        return extract([{"path": str(p), "id": p.stem, "class": "x"} for p in paths], extractor,
+                       dec["fps"], dec["max_seconds"], feat["stride"], feat["batch_size"],
+                       on_video=lambda v, f: writer.add(v["id"], v["class"], f),
+                       on_error=lambda v, m: None, progress=False, workers=dec["workers"])
+
+
 def bench_extract(paths, extractor, dec, feat, out_dir):
     """Clips/s of the whole extraction (decode, preprocessing, network, HDF5) against the bare
     forward on random input of the same batch size."""
@@ -142,11 +152,7 @@ def bench_extract(paths, extractor, dec, feat, out_dir):
         0, 255, (feat["batch_size"], extractor.clip_len, crop, crop, 3), dtype=np.uint8)
     extractor.features(batch)  # warm-up (kernel selection), for both timings alike
     start = time.perf_counter()
-    with ShardWriter(out_dir, {"bench": True}, feat["shard_videos"]) as writer:
-        clips = extract([{"path": str(p), "id": p.stem, "class": "x"} for p in paths], extractor,
-                        dec["fps"], dec["max_seconds"], feat["stride"], feat["batch_size"],
-                        on_video=lambda v, f: writer.add(v["id"], v["class"], f),
-                        on_error=lambda v, m: None, progress=False, workers=dec["workers"])
+    clips = extract_videos(paths, extractor, dec, feat, out_dir)
     pipeline = clips / (time.perf_counter() - start)
     repeat = max(1, clips // feat["batch_size"])
     bare = feat["batch_size"] / seconds(lambda: extractor.features(batch), repeat)
@@ -241,7 +247,7 @@ def extract_one(path):
     extractor = make_extractor(feat["backbone"], feat["layer"], feat["weights"], p["seed"],
                                feat["device"])
     with tempfile.TemporaryDirectory() as tmp:
-        bench_extract([Path(path)], extractor, dec, feat, tmp)
+        extract_videos([Path(path)], extractor, dec, feat, tmp)
 
 
 def figures(results):
@@ -280,13 +286,20 @@ def main():
                         help="lengths of the H.264 videos of the decode work figure (and one "
                              "AVI of the middle length, and one rendered clip as params.yaml's "
                              "render section makes them)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes everywhere (one 1 s video, a small PCA and training "
+                             "step), to check that the script runs: the figures mean little")
     parser.add_argument("--extract-one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.videos, args.video_seconds, args.long_seconds, args.work_seconds = 1, 1.0, 2.0, "1"
     if args.extract_one:
         return extract_one(args.extract_one)
 
     p = params.read()  # the whole validated file: the benchmark is not a stage
     feat, dec = p["features"], p["decode"]
+    if args.quick:
+        feat = {**feat, "batch_size": 2}
     device = torch.device(feat["device"])
     results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                            "torch_threads": torch.get_num_threads(), "device": str(device),
@@ -314,9 +327,13 @@ def main():
         results["forward_gflops"] = flops * results["extract"]["bare_forward_clips_per_s"] / 1e9
         results["matmul_gflops"] = matmul_gflops(device)
         print("pca, sequence, training ...", flush=True)
-        results["pca"] = bench_pca(p["pca"]["dims"], p["seed"])
-        results["sequence"] = bench_sequence(p["sequence"]["steps"], p["pca"]["dims"], tmp)
-        results["training"] = bench_training(p["train"], p["sequence"]["steps"], p["pca"]["dims"])
+        small = {"n": 2000, "d": 256} if args.quick else {}
+        results["pca"] = bench_pca(p["pca"]["dims"], p["seed"], **small)
+        results["sequence"] = bench_sequence(p["sequence"]["steps"], p["pca"]["dims"], tmp,
+                                             n=200 if args.quick else 2000)
+        train = {**p["train"], "batch_size": 2} if args.quick else p["train"]
+        results["training"] = bench_training(train, p["sequence"]["steps"], p["pca"]["dims"],
+                                             iterations=1 if args.quick else 5)
         results["noop_repro_s"] = noop_repro()
         print("memory: short and long video ...", flush=True)
         short = encode(tmp / "short.mp4", args.video_seconds)

@@ -1,10 +1,11 @@
-"""Print the pipeline's metrics as short tables (what `make run` shows at the end)."""
+"""Print the pipeline's figures as short tables (what `make run` shows at the end), from the
+reports (reports/*.json: every figure, where the metrics hold the headline ones)."""
 
 import json
 
 from action2vec import baseline
-from action2vec.paths import (ANALOGY_METRICS, LABEL_SEMANTICS_METRICS, WORDNET_METRICS,
-                              ZSL_METRICS)
+from action2vec.paths import (ANALOGY_REPORT, LABEL_SEMANTICS_REPORT, WORDNET_REPORT,
+                              ZSL_REPORT)
 from action2vec.stage import table
 
 LABEL_DATASETS = ("hmdb51", "ucf101", "kinetics400")
@@ -57,7 +58,7 @@ def generalized(zsl):
 
 
 def main():
-    zsl, wordnet, analogy = read(ZSL_METRICS), read(WORDNET_METRICS), read(ANALOGY_METRICS)
+    zsl, wordnet, analogy = read(ZSL_REPORT), read(WORDNET_REPORT), read(ANALOGY_REPORT)
     if zsl:
         print(zero_shot(zsl), end="\n\n")
         print(generalized(zsl), end="\n\n")
@@ -69,7 +70,7 @@ def main():
         acc = analogy["accuracy"]
         print(f"vector arithmetic: {analogy['n_comparisons']} comparisons, accuracy "
               f"{'-' if acc is None else f'{acc:.3f}'}")
-    labels = read(LABEL_SEMANTICS_METRICS)
+    labels = read(LABEL_SEMANTICS_REPORT)
     if labels:
         print(f"\nfrom class names alone (WordNet vs {labels['word_vectors']} over verbs; analogy "
               "comparisons):")

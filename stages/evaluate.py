@@ -12,9 +12,10 @@ embedded, with its role. Per split:
 - ``unflagged_top1``: top-1 over the unseen classes that no pretraining class of the backbone
   names (data/leakage.json), where the backbone's pretraining classes are known.
 Each is reported as the mean and std over splits and a bootstrap confidence interval over splits
-and test videos (``_low``, ``_high``). Writes metrics/zsl.json, metrics/protocol.json (how it was
-measured), metrics/train.json (final losses) and plots/confusion.csv (the first variant on the
-first ratio's first split).
+and test videos (``_low``, ``_high``). Writes reports/zsl.json (every figure), its headline
+figures in metrics/zsl.json (zsl.HEADLINE), reports/protocol.json (how it was measured),
+reports/train.json (final losses) and plots/confusion.csv (the first variant on the first
+ratio's first split).
 """
 
 import json
@@ -25,13 +26,14 @@ import numpy as np
 from action2vec import baseline, params
 from action2vec.labels import read_classes
 from action2vec.leakage import read_leakage
-from action2vec.paths import (CLASSES, CONFUSION, LEAKAGE, PROTOCOL_METRICS, SPLITS,
-                              TRAIN_METRICS, ZSL_METRICS, baseline_dir, run_dir, split_file,
-                              split_files)
+from action2vec.paths import (CLASSES, CONFUSION, LEAKAGE, PROTOCOL_REPORT, SPLITS,
+                              TRAIN_REPORT, ZSL_METRICS, ZSL_REPORT, baseline_dir, run_dir,
+                              split_file, split_files)
 from action2vec.plots import write_confusion_csv
 from action2vec.stage import run
 from action2vec.zsl import (HELD_OUT, TOP_K, TOP5_UNDEFINED, UNSEEN, VALIDATION, bootstrap_interval,
-                            gzsl_from_rows, gzsl_rows, held_out_source, rank_classes, read_splits,
+                            gzsl_from_rows, gzsl_rows, headline, held_out_source, rank_classes,
+                            read_splits,
                             single_class_warnings, zero_shot_report)
 
 log = logging.getLogger("evaluate")
@@ -187,10 +189,12 @@ def main():
                      f"{m['validation_top1_mean']:.3f}" if "validation_top1_mean" in m else "-",
                      f"{m['gzsl_harmonic_mean']:.3f}" if "gzsl_harmonic_mean" in m else "-")
         zsl[ratio]["chance"] = chance(splits[ratio], len(classes.names))
-    ZSL_METRICS.parent.mkdir(exist_ok=True)
-    ZSL_METRICS.write_text(json.dumps(zsl, indent=1))
-    TRAIN_METRICS.write_text(json.dumps(losses, indent=1))
-    PROTOCOL_METRICS.write_text(json.dumps(protocol(p, leakage, splits), indent=1))
+    for path in (ZSL_REPORT, ZSL_METRICS):
+        path.parent.mkdir(exist_ok=True)
+    ZSL_REPORT.write_text(json.dumps(zsl, indent=1))
+    ZSL_METRICS.write_text(json.dumps(headline(zsl), indent=1))
+    TRAIN_REPORT.write_text(json.dumps(losses, indent=1))
+    PROTOCOL_REPORT.write_text(json.dumps(protocol(p, leakage, splits), indent=1))
 
 
 if __name__ == "__main__":

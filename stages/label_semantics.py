@@ -3,7 +3,7 @@ WordNet (Table 3 "WordNet vs Word2Vec", Table 4 "Number of Comparisons"), for UC
 and Kinetics-400 from the packaged class lists, next to the paper's (params: labels.vectors,
 semantics). Table 3 is computed for labels.vectors and for each label space of
 semantics.compare_vectors (e.g. GloVe beside the sentence model minilm). No video is read.
-Writes metrics/label_semantics.json (labels.vectors' figures at the top, the others' under
+Writes reports/label_semantics.json (labels.vectors' figures at the top, the others' under
 "compared") and prints a table.
 """
 
@@ -13,7 +13,7 @@ import logging
 from action2vec import params, wordnet
 from action2vec.dataset import packaged_classes
 from action2vec.labels import read_name_map
-from action2vec.paths import LABEL_SEMANTICS_METRICS
+from action2vec.paths import LABEL_SEMANTICS_REPORT
 from action2vec.semantics import label_semantics
 from action2vec.stage import run, table
 from action2vec.vectors import load_space
@@ -59,12 +59,12 @@ def main():
     for name in DATASETS:
         results[name]["paper"] = {"spearman": PAPER_SPEARMAN[name],
                                   "comparisons": PAPER_COMPARISONS[name]}
-    LABEL_SEMANTICS_METRICS.parent.mkdir(exist_ok=True)
-    LABEL_SEMANTICS_METRICS.write_text(json.dumps(
+    LABEL_SEMANTICS_REPORT.parent.mkdir(exist_ok=True)
+    LABEL_SEMANTICS_REPORT.write_text(json.dumps(
         {**results, "word_vectors": spec, "simulate_root": simulate_root,
          "compared": {s: by_space[s] for s in specs[1:]}}, indent=1))
     print(figures(by_space))
-    log.info("wrote %s", LABEL_SEMANTICS_METRICS)
+    log.info("wrote %s", LABEL_SEMANTICS_REPORT)
 
 
 if __name__ == "__main__":

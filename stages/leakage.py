@@ -4,7 +4,7 @@ are compared with names: each class's words (classes.json) and each pretraining 
 embedded as phrases in the label space, even when descriptions stand for the classes. Writes
 data/leakage.json (per class: nearest pretraining class, cosine, flagged), which the splits and
 evaluate stages read, with the label-only tables of UCF101 and HMDB51 against Kinetics-400
-beside them, and metrics/leakage.json: the counts of both and the threshold's calibration on the
+beside them, and reports/leakage.json: the counts of both and the threshold's calibration on the
 TruZe splits. No video is read.
 """
 
@@ -19,7 +19,7 @@ from action2vec.labels import read_classes
 from action2vec.leakage import (balanced_accuracy, calibrate_on_truze, label_only,
                                 label_only_summary, leakage_classes, packaged_vectors,
                                 pretraining, write_leakage)
-from action2vec.paths import CLASSES, LEAKAGE, LEAKAGE_METRICS
+from action2vec.paths import CLASSES, LEAKAGE, LEAKAGE_REPORT
 from action2vec.stage import run, table
 from action2vec.vectors import load_space
 
@@ -64,8 +64,8 @@ def main():
                "n_flagged": sum(e["flagged"] for e in per_class.values()) if dataset else None,
                "label_only": {"pretraining": "kinetics400", **calibration(tables, threshold),
                               **summary}}
-    LEAKAGE_METRICS.parent.mkdir(exist_ok=True)
-    with atomic(LEAKAGE_METRICS) as tmp:
+    LEAKAGE_REPORT.parent.mkdir(exist_ok=True)
+    with atomic(LEAKAGE_REPORT) as tmp:
         tmp.write_text(json.dumps(metrics, indent=1))
     if dataset:
         log.info("%d of %d classes flagged against %s (cosine >= %s)", metrics["n_flagged"],

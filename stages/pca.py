@@ -15,7 +15,7 @@ import logging
 import shutil
 
 from action2vec import params
-from action2vec.paths import (ALL, FEATURES, PCA, PCA_METRICS, PCA_MODEL, PCA_SHARDS, SPLITS,
+from action2vec.paths import (ALL, FEATURES, PCA, PCA_MODEL, PCA_REPORT, PCA_SHARDS, SPLITS,
                               projection_file)
 from action2vec.pca import fit_pca, transform_shards
 from action2vec.shards import video_index
@@ -50,8 +50,8 @@ def main():
             kept.append(projection.variance_kept)
             log.info("%s split %d: PCA fitted on %d clips of %s videos", ratio, k,
                      projection.n_samples, cfg["fit_on"])
-    PCA_METRICS.parent.mkdir(exist_ok=True)
-    PCA_METRICS.write_text(json.dumps({
+    PCA_REPORT.parent.mkdir(exist_ok=True)
+    PCA_REPORT.write_text(json.dumps({
         "explained_variance": everything.variance_kept, "dims": everything.dims,
         "fit_samples": everything.n_samples, "fit_on": cfg["fit_on"], "scale": cfg["scale"],
         "split_explained_variance": sum(kept) / max(len(kept), 1)}, indent=1))

@@ -10,7 +10,8 @@ noun is embedded as a phrase in the label space (labels.vectors).
   classes with that verb.
 - Vector arithmetic (4.2.2, Table 4): ``verb noun1 - noun1 + noun2`` -> nearest class.
 - Figure 2: t-SNE of the class embeddings.
-Writes metrics/wordnet.json, metrics/analogy.json, plots/analogy.csv, plots/tsne.png.
+Writes reports/wordnet.json, reports/analogy.json, their headline figures in
+metrics/semantics.json, plots/analogy.csv and plots/tsne.png.
 """
 
 import json
@@ -22,8 +23,8 @@ import pandas as pd
 from action2vec import Action2VecError, baseline, params, wordnet
 from action2vec.dataset import name_map_rows
 from action2vec.labels import read_classes, read_name_map
-from action2vec.paths import (ANALOGY_EXAMPLES, ANALOGY_METRICS, CLASSES, EMBEDDINGS, FEATURES,
-                              SEQUENCES, TSNE, WORDNET_METRICS)
+from action2vec.paths import (ANALOGY_EXAMPLES, ANALOGY_REPORT, CLASSES, EMBEDDINGS, FEATURES,
+                              SEMANTICS_METRICS, SEQUENCES, TSNE, WORDNET_REPORT)
 from action2vec.plots import tsne_png
 from action2vec.semantics import (class_means, class_verb, cosine_matrix, in_wordnet,
                                   rowwise_spearman, vector_arithmetic, wup_matrix)
@@ -64,7 +65,8 @@ def main():
     features = baseline.pooled_features(FEATURES, index)
     scores = verb_matrices(saved["embedding"][keep], features[keep],
                            video_verbs[keep], verbs, space, wn, p["semantics"]["simulate_root"])
-    WORDNET_METRICS.write_text(json.dumps({**scores, **baseline.features_used(p["features"]),
+    WORDNET_REPORT.parent.mkdir(exist_ok=True)
+    WORDNET_REPORT.write_text(json.dumps({**scores, **baseline.features_used(p["features"]),
                                            "n_classes": len(verbs), "unit": "verb",
                                            "word_vectors": p["labels"]["vectors"],
                                            "simulate_root": p["semantics"]["simulate_root"]},
@@ -76,7 +78,10 @@ def main():
         return space.phrase(noun.split())
 
     accuracy, rows = vector_arithmetic(means, noun_vector, classes, name_map)
-    ANALOGY_METRICS.write_text(json.dumps({"n_comparisons": len(rows), "accuracy": accuracy}, indent=1))
+    ANALOGY_REPORT.write_text(json.dumps({"n_comparisons": len(rows), "accuracy": accuracy}, indent=1))
+    SEMANTICS_METRICS.parent.mkdir(exist_ok=True)
+    SEMANTICS_METRICS.write_text(json.dumps({"wordnet": scores, "analogy": {"accuracy": accuracy}},
+                                            indent=1))
     ANALOGY_EXAMPLES.parent.mkdir(exist_ok=True)
     pd.DataFrame(rows, columns=["verb", "noun1", "noun2", "predicted", "correct"]).to_csv(
         ANALOGY_EXAMPLES, index=False)

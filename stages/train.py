@@ -14,7 +14,7 @@ action2vec.model.load_model: the epoch chosen on the validation classes), split-
 (embeddings of every video the model was not trained on, each with its role: "unseen" (the
 zero-shot test set), "validation", or "held_out" (seen classes' videos kept for generalized
 zero-shot)) and split-k.json (loss and validation top-1 per epoch), and
-metrics/train/VARIANT_RATIO.csv (split 0's history, a DVC plot).
+plots/train/VARIANT_RATIO.csv (split 0's history, a DVC plot).
 
 An interrupted run keeps each training's state after every epoch in .resume/train/, and its
 finished trainings in .resume/train/done/: the next `dvc repro` continues from them. A run

@@ -1,20 +1,31 @@
-"""Shared test helpers: real encoded videos written with PyAV, and project copies in temporary
-git repositories for real DVC runs."""
+"""Shared test helpers: real encoded videos written with PyAV; stages run in this process as
+users run them; and the one real pipeline run the suite shares (`pipeline`), with copies of it
+(`project_copy`) for tests that change something.
 
+Tests that use the pipeline run or start processes are marked ``slow``: ``pytest -m "not slow"``
+is the quick loop while editing.
+"""
+
+import contextlib
+import io
+import json
+import logging
 import os
+import runpy
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import h5py
 import numpy as np
 import pytest
+import yaml
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from gpu import project_copy, project_env  # noqa: E402  (the benchmark's project copy)
 
 
 def encode(path, frames, fps=30, codec="libx264", container_format=None, options=None,
@@ -156,18 +167,217 @@ def kinetics_layout(root, video_file, flat=False):
     return root / "annotations"
 
 
+
+# --- Stages in this process -------------------------------------------------------------------
+
+@dataclass
+class Done:
+    """What a run printed and how it ended, as subprocess.run reports it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextlib.contextmanager
+def captured_run(cwd, argv, log_format="%(levelname)s %(name)s: %(message)s"):
+    """Run code in ``cwd`` with ``argv``, its stdout, stderr and INFO logging captured as a
+    process's would be: yields the (stdout, stderr) buffers. Logger levels the code sets are
+    put back afterwards."""
+    out, err = io.StringIO(), io.StringIO()
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter(log_format))
+    root = logging.getLogger()
+    levels = {name: logger.level for name, logger in logging.root.manager.loggerDict.items()
+              if isinstance(logger, logging.Logger)}
+    level, before, saved_argv = root.level, Path.cwd(), sys.argv
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    os.chdir(cwd)
+    sys.argv = argv
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            yield out, err
+    finally:
+        sys.argv = saved_argv
+        os.chdir(before)
+        root.removeHandler(handler)
+        root.setLevel(level)
+        for name, logger in logging.root.manager.loggerDict.items():
+            if isinstance(logger, logging.Logger):
+                logger.setLevel(levels.get(name, logging.NOTSET))
+
+
+def run_stage(cwd, name, *args):
+    """``python stages/NAME.py ARGS`` in ``cwd`` as a user runs it, in this process: its exit
+    status, stdout, and stderr with the stage's log. An error other than a user error
+    (Action2VecError) is raised, as it would reach the user as a traceback."""
+    script = ROOT / "stages" / f"{name}.py"
+    with captured_run(cwd, [str(script), *map(str, args)]) as (out, err):
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return Done(code, out.getvalue(), err.getvalue())
+
+
+def run_stage_ok(cwd, name, *args):
+    """run_stage, which must succeed; its stderr."""
+    done = run_stage(cwd, name, *args)
+    assert done.returncode == 0, f"{name}: {done.stderr}"
+    return done.stderr
+
+
+def set_params(root, **changes):
+    """Change a project's params.yaml: {section: {key: value}} updates a section, any other
+    value replaces the key."""
+    tree = yaml.safe_load((root / "params.yaml").read_text())
+    for section, values in changes.items():
+        if isinstance(values, dict):
+            tree[section].update(values)
+        else:
+            tree[section] = values
+    (root / "params.yaml").write_text(yaml.safe_dump(tree, sort_keys=False))
+
+
+def stage_project(root, **changes):
+    """What a stage needs to run in ``root``: params.yaml (changed by ``changes``) and dvc.yaml
+    (each stage reads the params it declares there); returns the empty data/videos folder."""
+    shutil.copy(ROOT / "params.yaml", root)
+    shutil.copy(ROOT / "dvc.yaml", root)
+    set_params(root, **changes)
+    videos = root / "data" / "videos"
+    videos.mkdir(parents=True)
+    return videos
+
+
+# --- The shared pipeline run ------------------------------------------------------------------
+
+# What `dvc repro` needs in a project (the data is made by its render stage).
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "action2vec", "data/descriptions",
+                 ".dvc/config", ".dvcignore"]
+# The suite's one pipeline: 24 classes x 1 rendered video of 32 frames, 3 C3D clips each (72
+# through C3D); with chunks of 2, two LSTM 1 sub-sequences per video, so that attention and both
+# LSTMs run over several steps. Two ratios of 2 splits, two variants (9 trainings with the full
+# model) of a tiny network; shards of 2 videos (12 shards) for the repair test. label_semantics
+# compares the sentence model's label space, as by default; test_pipeline's copy trains on it.
+TINY = {
+    "render": {"videos_per_class": 1, "frames": 32},
+    "features": {"shard_videos": 2},
+    "zsl": {"ratios": ["80_20", "50_50"], "n_splits": 2, "variants": ["action2vec", "stacked_lstm"]},
+    "pca": {"dims": 8},
+    "sequence": {"steps": 6},
+    "train": {"chunk": 2, "lstm1": 32, "lstm2": 16, "attention": 8, "epochs": 2,
+              "batch_size": 8},
+}
+
+
+def project_env(repo):
+    """This environment's Python and dvc first on PATH, DVC's site cache kept in the project,
+    and a git identity for its commits."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(repo / ".site-cache"),
+            "GIT_AUTHOR_NAME": "tests", "GIT_AUTHOR_EMAIL": "tests@localhost",
+            "GIT_COMMITTER_NAME": "tests", "GIT_COMMITTER_EMAIL": "tests@localhost"}
+
+
 def sh(repo, *args, check=True):
     """Run a command in a project, with the test's Python first on PATH and DVC kept local."""
-    done = subprocess.run(args, cwd=repo, env=project_env(repo), capture_output=True, text=True)
+    done = subprocess.run([str(a) for a in args], cwd=repo, env=project_env(repo),
+                          capture_output=True, text=True)
     if check and done.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}")
     return done
 
 
-def git_project(repo, changes):
-    """A copy of the project in a fresh git repository, params changed by ``changes``
-    ({section: {key: value}}), committed and ready for ``dvc repro`` (bench/gpu.py's copy)."""
-    return project_copy(repo, changes)
+def commit(repo, message):
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", message)
+
+
+def new_project(repo, changes):
+    """The project's files in a new git repository at ``repo``, params changed by ``changes``,
+    committed and ready for ``dvc repro``."""
+    for name in PROJECT_FILES:
+        source, target = ROOT / name, repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    set_params(repo, **changes)
+    (repo / ".gitignore").write_text(".site-cache/\n")
+    sh(repo, "git", "init", "-q")
+    commit(repo, "project")
+    return repo
+
+
+@dataclass
+class Pipeline:
+    """The shared project after `dvc repro`: its root and what the run printed."""
+
+    root: Path
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory):
+    """The suite's one real pipeline run: the tiny project (TINY) through `dvc repro` in a new
+    git repository, results committed. Tests only read it; a test that changes something uses
+    ``project_copy``. Test processes of one run (pytest -n) share it: the first one to need it
+    runs it. At the end of the session the project must be as the run left it."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+    repo, printed = base / "pipeline" / "project", base / "pipeline" / "repro.json"
+    with FileLock(str(base / "pipeline.lock")):
+        if not printed.exists():
+            new_project(repo, TINY)
+            repro = sh(repo, "dvc", "repro")
+            commit(repo, "results")
+            printed.write_text(json.dumps({"stdout": repro.stdout, "stderr": repro.stderr}))
+    yield Pipeline(repo, **json.loads(printed.read_text()))
+    changed = sh(repo, "git", "status", "--porcelain").stdout
+    assert changed == "", f"a test changed the shared pipeline project:\n{changed}"
+
+
+def copy_of(pipeline, target):
+    """A copy of the shared project at ``target`` (git history, DVC cache and finished
+    trainings included): `dvc exp run` in it reuses everything upstream of what changed."""
+    return Path(shutil.copytree(pipeline.root, target, symlinks=True))
+
+
+@pytest.fixture
+def project_copy(pipeline, tmp_path):
+    """A copy of the shared project, for a test that changes something (see copy_of)."""
+    return copy_of(pipeline, tmp_path / "project")
+
+
+# Files that use the shared pipeline, in the order they run (`make test` hands whole files to
+# its processes in collection order): the longest work on a copy first, which starts the run,
+# then every file that does not need it (slow ones first), then these.
+PIPELINE_FILES = ["test_own_datasets.py", "test_pipeline.py", "test_cli.py", "test_repair.py"]
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that use the pipeline run are ``slow``, as are those marked so by hand (they start
+    processes). Files run in the order that keeps every test process busy while the shared
+    pipeline runs (PIPELINE_FILES)."""
+    for item in items:
+        if "pipeline" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)
+    slow_files = {item.path.name for item in items if item.get_closest_marker("slow")}
+
+    def rank(item):
+        name = item.path.name
+        if name in PIPELINE_FILES:
+            index = PIPELINE_FILES.index(name)
+            return (0 if index == 0 else 3, index)
+        return (1 if name in slow_files else 2, 0)
+
+    items.sort(key=rank)  # stable: tests keep their order within a file
 
 
 @pytest.fixture(scope="session")

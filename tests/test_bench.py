@@ -6,15 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # the benchmark script's process
 
 
 def test_bench_writes_every_figure(tmp_path):
     out = tmp_path / "results.json"
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--out", str(out),
-                           "--videos", "1", "--video-seconds", "1", "--long-seconds", "3",
-                           "--work-seconds", "1"],
-                          capture_output=True, text=True, timeout=600)
+                           "--quick"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())
     assert results["extract"]["clips"] == 3  # 30 frames: clips at 0, 8 and 16 (padded)

@@ -1,5 +1,6 @@
-"""The `action2vec` command end to end, as installed by setup.cfg, on a tiny project trained by
-a real `dvc repro`: embed, nearest, analogy, export, info."""
+"""The `action2vec` command end to end on the suite's tiny project (conftest's shared `dvc repro`):
+embed, nearest, analogy, export, info. Commands run in this process (cli.main); the console
+script that setup.cfg installs is run once, as a process."""
 
 import json
 import re
@@ -14,38 +15,29 @@ import pytest
 import yaml
 from gensim.models import KeyedVectors
 
+from action2vec.cli import main
 from action2vec.labels import read_classes
-from action2vec.paths import CLASSES
+from action2vec.paths import ANALOGY_EXAMPLES, CLASSES, EMBEDDINGS, MODEL, SEQUENCES
 from action2vec.render import render_dataset
 from action2vec.trained import Trained
 from action2vec.vectors import load_vectors
 from action2vec.video import probe
 
-from conftest import encode, git_project, moving_bar, sh
+from conftest import Done, captured_run, encode, moving_bar
 
 COMMAND = Path(sys.executable).parent / "action2vec"
-TINY = {
-    "render": {"videos_per_class": 2, "frames": 16},
-    "pca": {"dims": 8},
-    "sequence": {"steps": 6},
-    "train": {"chunk": 3, "lstm1": 32, "lstm2": 16, "attention": 8, "epochs": 2,
-              "batch_size": 8},
-}
-SAVED = "data/train/action2vec/all/split-0"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    repo = git_project(tmp_path_factory.mktemp("cli"), TINY)
-    sh(repo, "dvc", "repro", "semantics")
-    return repo
+def project(pipeline):
+    return pipeline.root
 
 
 @pytest.fixture(scope="module")
 def new_videos(tmp_path_factory):
-    """Videos the project never saw: other random draws of two of its classes, 4 clips each."""
+    """Videos the project never saw: other random draws of two of its classes, 2 clips each."""
     out = tmp_path_factory.mktemp("new")
-    rows = render_dataset(out, seed=7, videos_per_class=1, frames=40, width=160, height=120,
+    rows = render_dataset(out, seed=7, videos_per_class=1, frames=24, width=160, height=120,
                           classes=["throw ball", "spin ring"], progress=False)
     return [out / path for path, _ in rows]
 
@@ -55,13 +47,19 @@ def glove():
     return load_vectors("glove-6b-50d")
 
 
-def run(project, *args):
-    return subprocess.run([str(COMMAND), *map(str, args)], cwd=project, capture_output=True,
-                          text=True)
+def run(cwd, *args):
+    """`action2vec ARGS` in ``cwd``, in this process: exit status, stdout and stderr."""
+    args = [str(a) for a in args]
+    with captured_run(cwd, ["action2vec", *args], log_format="%(message)s") as (out, err):
+        try:
+            code = main(args)
+        except SystemExit as exc:  # argparse: usage errors
+            code = exc.code
+    return Done(code, out.getvalue(), err.getvalue())
 
 
 def saved(project):
-    z = np.load(project / f"{SAVED}.npz")
+    z = np.load(project / EMBEDDINGS)
     return list(z["video_id"]), list(z["label"]), z["embedding"]
 
 
@@ -76,14 +74,19 @@ def table_rows(text):
             if re.match(r"\s+\d+\s", line)]
 
 
-def test_every_subcommand_has_help(project):
-    top = run(project, "--help")
+@pytest.mark.slow  # the console script's process
+def test_the_console_script_runs_every_subcommand_s_help(tmp_path):
+    top = subprocess.run([str(COMMAND), "--help"], capture_output=True, text=True)
     assert top.returncode == 0
     for command in ("embed", "nearest", "analogy", "export", "info"):
         assert command in top.stdout
-        done = run(project, command, "--help")
+        done = run(tmp_path, command, "--help")
         assert done.returncode == 0 and f"usage: action2vec {command}" in done.stdout
-    assert run(project, "nearest").returncode == 2  # argparse: TERM is required
+    assert run(tmp_path, "nearest").returncode == 2  # argparse: TERM is required
+    missing = subprocess.run([str(COMMAND), "nearest", "ball"], cwd=tmp_path, capture_output=True,
+                             text=True)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ")
+    assert "Traceback" not in missing.stderr
 
 
 def test_embed_runs_the_trained_pipeline_on_video_files(project, new_videos, tmp_path):
@@ -97,7 +100,7 @@ def test_embed_runs_the_trained_pipeline_on_video_files(project, new_videos, tmp
     with h5py.File(out) as f:
         vectors, ok, clips = f["embedding"][:], f["ok"][:], f["n_clips"][:]
         assert list(f["path"].asstr()[:]) == [str(seen_video), *map(str, new_videos)]
-    assert ok.all() and list(clips) == [1, 4, 4]
+    assert ok.all() and list(clips) == [3, 2, 2]
     # decode -> C3D -> PCA -> padding -> HRNN gives what the pipeline gave this video
     np.testing.assert_allclose(vectors[0], embeddings[0], atol=1e-4)
     # the printed classes are the nearest class word vectors, best first
@@ -202,7 +205,7 @@ def test_analogy_is_the_semantics_stage_arithmetic(project, glove):
     rows = table_rows(done.stdout.split("nearest word")[0])
     assert rows[0][1] == min(distance, key=distance.get)
     assert float(rows[0][2]) == pytest.approx(min(distance.values()), abs=1e-3)
-    stage = [line.split(",") for line in (project / "plots/analogy.csv").read_text().splitlines()]
+    stage = [line.split(",") for line in (project / ANALOGY_EXAMPLES).read_text().splitlines()]
     assert ["throw", "ball", "ring", rows[0][1]] in [r[:4] for r in stage]
     # one string, as a shell user might quote it, means the same
     assert run(project, "analogy", "throw ball - ball + ring").stdout == done.stdout
@@ -241,8 +244,8 @@ def test_info_says_what_each_file_is(project, tmp_path, new_videos):
     run(project, "embed", new_videos[0], "--out", tmp_path / "e.h5")
     files = {"data/features/shard-00000.h5": "clip feature shard",
              "data/pca/shards/shard-00000.h5": "PCA-projected feature shard",
-             "data/sequence/sequences.h5": "padded clip-feature sequences",
-             f"{SAVED}.pt": "Action2Vec model checkpoint",
+             SEQUENCES: "padded clip-feature sequences",
+             MODEL: "Action2Vec model checkpoint",
              tmp_path / "x" / "classes.txt": "word2vec text vectors",
              tmp_path / "x" / "classes.bin": "word2vec binary vectors",
              tmp_path / "x" / "metadata.json": "action2vec export metadata",
@@ -253,7 +256,7 @@ def test_info_says_what_each_file_is(project, tmp_path, new_videos):
     assert len(blocks) == len(files)
     for block, (path, kind) in zip(blocks, files.items()):
         assert block.startswith(str(path)) and kind in block
-    assert re.search(r"videos\s+48\n", blocks[0]) and re.search(r"extractor\s+c3d\n", blocks[0])
+    assert re.search(r"videos\s+2\n", blocks[0])  # shards of 2 videos and re.search(r"extractor\s+c3d\n", blocks[0])
     garbage = tmp_path / "garbage.h5"
     garbage.write_text("not hdf5")
     bad = run(project, "info", garbage)
@@ -262,7 +265,7 @@ def test_info_says_what_each_file_is(project, tmp_path, new_videos):
 
 def test_model_path_override_and_a_project_that_has_not_run(project, tmp_path):
     copy = tmp_path / "model.pt"
-    shutil.copy(project / f"{SAVED}.pt", copy)  # no saved embeddings beside it: recomputed
+    shutil.copy(project / MODEL, copy)  # no saved embeddings beside it: recomputed
     default = run(project, "nearest", "spin ring")
     override = run(project, "nearest", "spin ring", "--model", copy)
     assert override.returncode == 0, override.stderr

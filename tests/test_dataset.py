@@ -289,6 +289,7 @@ def unprivileged(code):
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
 
 
+@pytest.mark.slow  # a process of its own
 def test_an_unreadable_folder_is_an_error_naming_it(tmp_path, video_file):
     root = folder_layout(tmp_path / "clips", video_file)
     locked = root / "brush_hair" / "2024"

@@ -11,6 +11,8 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # the benchmark script's process
 SCRIPT = ROOT / "bench" / "gpu.py"
 
 

@@ -1,5 +1,7 @@
 """The train stage's jobs: parallel, streamed trainings give the bytes of serial, in-memory
-ones; a rerun reuses exactly the unchanged trainings; a failed training loses no other."""
+ones; a rerun reuses exactly the unchanged trainings; a failed training loses no other.
+Parallel trainings run in a stage process of their own (its workers are forked from it);
+serial ones in this process."""
 
 import shutil
 from pathlib import Path
@@ -7,9 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from action2vec.paths import SEQUENCE_SCRATCH, TRAIN, TRAIN_DONE, projection_file
+from action2vec.paths import LOSS_PLOTS, SEQUENCE_SCRATCH, TRAIN, TRAIN_DONE, projection_file
 
-from test_stages import protocol_project, run_stage, run_stage_with
+from conftest import run_stage, run_stage_ok, set_params
+from test_stages import protocol_project, stage_process
+
+pytestmark = pytest.mark.slow  # parallel trainings in stage processes
 
 
 def training_project(root, n_splits=1, **train):
@@ -20,29 +25,20 @@ def training_project(root, n_splits=1, **train):
     set_params(root, zsl={"n_splits": n_splits, "variants": ["action2vec", "cos_only"]},
                train=train)
     for stage in ("splits", "pca", "sequence"):
-        run_stage_with(root, stage)
+        run_stage_ok(root, stage)
     return root
-
-
-def set_params(root, **changes):
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    for section, values in changes.items():
-        if isinstance(values, dict):
-            params[section].update(values)
-        else:
-            params[section] = values
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def outputs(root):
     """{relative path: bytes} of everything the train stage wrote."""
-    files = [p for d in (root / TRAIN, root / "metrics" / "train") for p in d.rglob("*")
-             if p.is_file()]
+    files = [p for d in (root / TRAIN, root / LOSS_PLOTS) for p in d.rglob("*") if p.is_file()]
     return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
 def train(root):
-    done = run_stage(root, "train")
+    """The train stage's log: in a process of its own where trainings run in parallel."""
+    parallel = yaml.safe_load((root / "params.yaml").read_text())["train"]["workers"] != 1
+    done = stage_process(root, "train") if parallel else run_stage(root, "train")
     assert done.returncode == 0, done.stderr
     return done.stderr
 
@@ -50,7 +46,7 @@ def train(root):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Two projects of 2 variants x 2 splits (5 trainings with the full model), trained
-    serially in memory and in 3 processes streamed from disk."""
+    serially in memory and in 2 worker processes streamed from disk."""
     base = tmp_path_factory.mktemp("trained")
     serial = training_project(base / "serial", n_splits=2, workers=1, store="memory")
     parallel = training_project(base / "parallel", n_splits=2, workers=2, store="disk")
@@ -75,7 +71,7 @@ def test_float16_sequences_are_the_same_streamed_or_in_memory(trained, tmp_path)
     roots = [copy(root, tmp_path) for root in trained[:2]]
     for root in roots:
         set_params(root, sequence={"dtype": "float16"})
-        run_stage_with(root, "sequence")
+        run_stage_ok(root, "sequence")
         train(root)
     half = outputs(roots[0])
     assert outputs(roots[1]) == half
@@ -86,7 +82,7 @@ def test_float16_sequences_are_the_same_streamed_or_in_memory(trained, tmp_path)
 def test_a_rerun_reuses_exactly_the_trainings_whose_settings_did_not_change(trained, tmp_path):
     root = copy(trained[1], tmp_path)
     before = outputs(root)
-    set_params(root, **{"lambda": 0.5})
+    set_params(root, train={"workers": 1}, **{"lambda": 0.5})  # reuse is the same serially
     log = train(root)
     assert "5 trainings: 2 reused from the last run, 3 to run" in log  # cos_only has no CE
     after = outputs(root)
@@ -106,7 +102,7 @@ def test_a_failed_training_keeps_the_finished_ones_for_the_rerun(trained, tmp_pa
     damaged = root / projection_file("50_50", 1)
     good = damaged.read_bytes()
     damaged.write_bytes(b"not a projection")
-    done = run_stage(root, "train")
+    done = stage_process(root, "train")  # a failed worker lets the others finish
     assert done.returncode == 1
     assert "split-1.npz: not a PCA projection" in done.stderr.splitlines()[-1]
     assert len(list((root / TRAIN_DONE).iterdir())) == 3  # all, and both variants of split 0

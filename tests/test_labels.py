@@ -12,7 +12,7 @@ from action2vec.labels import (ClassName, class_vectors, class_words, read_class
 from action2vec.render import CLASSES
 from action2vec.vectors import WordSpace, load_space, load_vectors
 
-from test_stages import project, run_stage
+from conftest import run_stage, stage_project
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +193,8 @@ def test_a_sentence_model_embeds_each_class_name_as_a_phrase(tmp_path):
 
 
 def test_the_labels_stage_refuses_descriptions_with_word_vectors(tmp_path):
-    project(tmp_path, labels={"vectors": "glove-6b-50d",
-                              "descriptions": "data/descriptions/classes.csv"})
+    stage_project(tmp_path, labels={"vectors": "glove-6b-50d",
+                                    "descriptions": "data/descriptions/classes.csv"})
     (tmp_path / "data" / "descriptions").mkdir(parents=True)
     (tmp_path / "data" / "descriptions" / "classes.csv").write_text(
         "class,description\nroll ball,a ball rolls\n")

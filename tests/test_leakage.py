@@ -13,11 +13,10 @@ from action2vec.labels import class_vectors, read_name_map, write_classes
 from action2vec.leakage import (balanced_accuracy, calibrate_on_truze, calibrate_threshold,
                                 label_only, leakage_classes, packaged_vectors, pretraining,
                                 read_leakage, write_leakage)
-from action2vec.paths import CLASSES, LEAKAGE, LEAKAGE_METRICS
+from action2vec.paths import CLASSES, LEAKAGE, LEAKAGE_REPORT
 from action2vec.vectors import load_space
 
-from conftest import ROOT
-from test_stages import project, run_stage
+from conftest import ROOT, run_stage, stage_project
 
 THRESHOLD = yaml.safe_load((ROOT / "params.yaml").read_text())["leakage"]["threshold"]
 
@@ -142,8 +141,8 @@ def write_project_classes(tmp_path, glove, names):
                   class_vectors(names, glove, name_map))
 
 
-def test_the_stage_writes_the_report_and_the_metrics(tmp_path, glove):
-    project(tmp_path, features={"backbone": "i3d", "layer": "mixed_5c"})
+def test_the_stage_writes_the_table_and_the_report(tmp_path, glove):
+    stage_project(tmp_path, features={"backbone": "i3d", "layer": "mixed_5c"})
     write_project_classes(tmp_path, glove, ["throw ball", "pour tea", "knit"])
     done = run_stage(tmp_path, "leakage")
     assert done.returncode == 0, done.stderr
@@ -155,14 +154,14 @@ def test_the_stage_writes_the_report_and_the_metrics(tmp_path, glove):
     assert report.classes["knit"]["nearest"] == "knitting" and "knit" in report.flagged
     assert report.flagged == sorted(n for n, e in report.classes.items()
                                     if e["cosine"] >= THRESHOLD)
-    metrics = json.loads((tmp_path / LEAKAGE_METRICS).read_text())
-    assert (metrics["n_classes"], metrics["n_flagged"]) == (3, len(report.flagged))
+    written = json.loads((tmp_path / LEAKAGE_REPORT).read_text())
+    assert (written["n_classes"], written["n_flagged"]) == (3, len(report.flagged))
     tables = json.loads((tmp_path / LEAKAGE).read_text())["label_only"]
-    label_only_metrics = metrics["label_only"]
-    assert label_only_metrics["calibrated_threshold"] == THRESHOLD
+    label_only_counts = written["label_only"]
+    assert label_only_counts["calibrated_threshold"] == THRESHOLD
     for dataset in ("ucf101", "hmdb51"):
         rows = tables[dataset].values()
-        counts = label_only_metrics[dataset]
+        counts = label_only_counts[dataset]
         assert counts["n_flagged"] == sum(r["flagged"] for r in rows) > 0
         assert counts["truze_unseen_flagged"] == sum(r["flagged"] and r["truze_unseen"]
                                                      for r in rows)
@@ -171,13 +170,13 @@ def test_the_stage_writes_the_report_and_the_metrics(tmp_path, glove):
 
 
 def test_the_stage_without_a_pretraining_list_writes_a_reason(tmp_path, glove):
-    project(tmp_path, features={"backbone": "c3d", "layer": "fc7", "weights": None})
+    stage_project(tmp_path, features={"backbone": "c3d", "layer": "fc7", "weights": None})
     write_project_classes(tmp_path, glove, ["throw ball", "pour tea"])
     done = run_stage(tmp_path, "leakage")
     assert done.returncode == 0, done.stderr
     report = read_leakage(tmp_path / LEAKAGE)
     assert not report.available and report.classes == {} and report.flagged == []
     assert "randomly initialised" in report.reason
-    metrics = json.loads((tmp_path / LEAKAGE_METRICS).read_text())
-    assert metrics["pretraining"] is None and metrics["n_flagged"] is None
-    assert metrics["reason"] == report.reason and metrics["n_classes"] == 2
+    written = json.loads((tmp_path / LEAKAGE_REPORT).read_text())
+    assert written["pretraining"] is None and written["n_flagged"] is None
+    assert written["reason"] == report.reason and written["n_classes"] == 2

@@ -1,6 +1,7 @@
-"""The whole DVC pipeline on a user's own videos, in a temporary git repository: a folder of
-class folders (`dvc repro`), then the same clips as a list dataset with a split column
-(`dvc exp run -S dataset.name=list`), then a class whose word is not in the vectors."""
+"""The whole DVC pipeline on a user's own videos, in a copy of the suite's tiny project: a folder
+of class folders (`dvc exp run -S dataset.name=folder -S dataset.root=...`), then the same clips
+as a list dataset with a split column (`dvc exp run -S dataset.name=list`), then a class whose
+word is not in the vectors."""
 
 import json
 
@@ -8,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import encode, git_project, moving_bar, sh
+from action2vec import paths
+from action2vec.paths import DECODED, PROTOCOL_REPORT, REJECTED, SPLITS, VIDEOS, ZSL_REPORT
+
+from conftest import commit, copy_of, encode, moving_bar, sh
 
 # CamelCase and underscore names; Skijet's word is not in GloVe, the packaged map gives it
 # "jetski" (UCF101's row); RideHorse and walk_dog are in no map and are split.
@@ -16,12 +20,9 @@ CLASSES = ["ApplyLipstick", "RideHorse", "Skijet", "brush_hair", "walk_dog"]
 NESTED = "ApplyLipstick/day 1/take 2/ApplyLipstick_2.mp4"
 TEXT = "Skijet/notes.txt"
 # Five classes at 50_50: 2 unseen, 1 validation and 2 seen classes per split. Three videos of 16
-# frames (one C3D clip) per class, one epoch of a small network; each split's PCA is fitted on
-# the 4 clips of its seen classes' training videos.
-OWN = {"zsl": {"ratios": ["50_50"], "n_splits": 2, "variants": ["action2vec"]},
-       "pca": {"dims": 4}, "sequence": {"steps": 4},
-       "train": {"chunk": 2, "lstm1": 32, "lstm2": 16, "attention": 8, "epochs": 1,
-                 "batch_size": 8}}
+# frames (one C3D clip) per class; each split's PCA is fitted on the 4 clips of its seen
+# classes' training videos. The rest is the tiny project's settings.
+OWN = ["zsl.ratios=['50_50']", "zsl.variants=[action2vec]", "pca.dims=4"]
 # The list's split column: video 0 of each class test, video 1 train, video 2 unmarked.
 MARKS = {0: "test", 1: "train", 2: ""}
 
@@ -50,30 +51,31 @@ def own_clips(root):
 def outputs(repo):
     """What the assertions read from a finished run."""
     return {name: json.loads((repo / name).read_text())
-            for name in ("metrics/zsl.json", "metrics/protocol.json", "data/splits.json",
-                         "data/labels/classes.json")}
+            for name in (ZSL_REPORT, PROTOCOL_REPORT, SPLITS, paths.CLASSES)}
+
+
+def exp_run(repo, *settings, check=True):
+    return sh(repo, "dvc", "exp", "run", *(a for s in settings for a in ("-S", s)), check=check)
 
 
 @pytest.fixture(scope="module")
-def folder_run(tmp_path_factory):
+def folder_run(pipeline, tmp_path_factory):
     base = tmp_path_factory.mktemp("own")
     clips = own_clips(base / "clips")
-    repo = git_project(base / "project", {**OWN, "dataset": {"name": "folder",
-                                                             "root": str(clips)}})
-    repro = sh(repo, "dvc", "repro")
+    repo = copy_of(pipeline, base / "project")
+    repro = exp_run(repo, "dataset.name=folder", f"dataset.root={clips}", *OWN)
     found = outputs(repo)
-    found["rejected"] = pd.read_csv(repo / "data/decode/rejected.csv")
-    found["decoded"] = pd.read_csv(repo / "data/decode/videos.csv")
-    found["videos"] = sorted(p.name for p in (repo / "data/videos").iterdir())
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "folder dataset")
+    found["rejected"] = pd.read_csv(repo / REJECTED)
+    found["decoded"] = pd.read_csv(repo / DECODED)
+    found["videos"] = sorted(p.name for p in (repo / VIDEOS).iterdir())
+    commit(repo, "folder dataset")
     return repo, base, repro, found
 
 
 @pytest.fixture(scope="module")
 def list_run(folder_run):
     repo = folder_run[0]
-    exp = sh(repo, "dvc", "exp", "run", "-S", "dataset.name=list")
+    exp = exp_run(repo, "dataset.name=list")
     return repo, exp, outputs(repo)
 
 
@@ -91,14 +93,14 @@ def test_a_folder_dataset_runs_the_whole_pipeline(folder_run):
     assert (decoded.status == "ok").sum() == 15
     assert found["rejected"][["id", "class", "reason"]].values.tolist() == [
         [TEXT, "Skijet", "not a video container"]]
-    words = {c["name"]: c["words"] for c in found["data/labels/classes.json"]["classes"]}
+    words = {c["name"]: c["words"] for c in found[paths.CLASSES]["classes"]}
     assert words == {"ApplyLipstick": ["apply", "lipstick"], "RideHorse": ["ride", "horse"],
                      "Skijet": ["jetski"], "brush_hair": ["brush", "hair"],
                      "walk_dog": ["walk", "dog"]}
-    scores = found["metrics/zsl.json"]["50_50"]["action2vec"]
+    scores = found[ZSL_REPORT]["50_50"]["action2vec"]
     assert scores["n_splits"] == 2 and 0 <= scores["top1_mean"] <= 1
-    assert found["metrics/protocol.json"]["held_out_from"] == "zsl.held_out"
-    assert all("held_out_marked" not in s for s in found["data/splits.json"]["50_50"])
+    assert found[PROTOCOL_REPORT]["held_out_from"] == "zsl.held_out"
+    assert all("held_out_marked" not in s for s in found[SPLITS]["50_50"])
 
 
 def test_a_list_dataset_holds_out_the_videos_its_split_column_marks_test(list_run):
@@ -106,11 +108,11 @@ def test_a_list_dataset_holds_out_the_videos_its_split_column_marks_test(list_ru
     for stage in ("decode", "splits", "train", "evaluate"):
         assert f"Running stage '{stage}'" in exp.stdout
     assert "15 videos already extracted, 0 to do" in exp.stderr  # the same ids: reused
-    for split in found["data/splits.json"]["50_50"]:
+    for split in found[SPLITS]["50_50"]:
         assert split["held_out"] == sorted(video_path(c, 0) for c in split["seen"])
         assert split["held_out_marked"] == len(split["seen"]) == 2
-    assert found["metrics/protocol.json"]["held_out_from"] == "split column"
-    assert found["metrics/zsl.json"]["50_50"]["action2vec"]["n_splits"] == 2
+    assert found[PROTOCOL_REPORT]["held_out_from"] == "split column"
+    assert found[ZSL_REPORT]["50_50"]["action2vec"]["n_splits"] == 2
     shown = sh(repo, "dvc", "metrics", "show").stdout
     assert "metrics/zsl.json" in shown and "50_50.action2vec.top1_mean" in shown
 
@@ -121,8 +123,7 @@ def test_a_class_word_missing_from_the_vectors_stops_the_pipeline_before_extract
     for name in ("Zorpify", "walk_dog"):
         (bad / name).mkdir(parents=True)
         encode(bad / name / "a.mp4", moving_bar(16, 48, 64))
-    done = sh(repo, "dvc", "exp", "run", "-S", "dataset.name=folder", "-S",
-              f"dataset.root={bad}", check=False)
+    done = exp_run(repo, "dataset.name=folder", f"dataset.root={bad}", check=False)
     assert done.returncode != 0
     assert "error: class 'Zorpify': word 'zorpify' is not in the word vectors" in done.stderr
     assert "Running stage 'labels'" in done.stdout

@@ -16,7 +16,7 @@ from conftest import ROOT
 # paths.py's functions, each called in built() but split_files, which lists what the others build
 BUILDERS = {"run_dir", "baseline_dir", "split_file", "split_files", "loss_plot",
             "projection_file"}
-LITERALS = ("data", "metrics", "plots")  # the top folders of the pipeline's files
+LITERALS = ("data", "metrics", "reports", "plots")  # the top folders of the pipeline's files
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,8 @@ def test_the_files_the_command_reads_are_pipeline_outputs(outs):
 
 def spelt_paths(path):
     """(line, text) of the string literals in ``path`` that spell a pipeline file's path:
-    "data/...", "metrics/...", "plots/..." or Path("data"). Docstrings are prose, not paths."""
+    "data/...", "metrics/...", "reports/...", "plots/..." or Path("data"). Docstrings are
+    prose, not paths."""
     tree = ast.parse(path.read_text())
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,

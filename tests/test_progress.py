@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from action2vec.progress import STEP, bar, duration
 
 from conftest import ROOT
@@ -24,6 +26,7 @@ def stderr_of(snippet, tmp_path):
     return log.read_text()
 
 
+@pytest.mark.slow  # a process of its own
 def test_a_log_file_gets_a_plain_line_every_step_and_one_at_the_end(tmp_path):
     text = stderr_of("from action2vec.progress import bar\n"
                      "for _ in bar(range(1000), desc='loop'): pass\n", tmp_path)
@@ -80,6 +83,7 @@ def test_duration():
     assert [duration(s) for s in (0.4, 5, 65, 3725)] == ["0s", "5s", "1m05s", "1h02m05s"]
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_render_stage_writes_lines_to_a_log_file(tmp_path):
     text = stderr_of("from action2vec.render import render_dataset\n"
                      f"render_dataset({str(tmp_path / 'videos')!r}, seed=0, videos_per_class=1, "

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # the benchmark script's process
 STAGES = ["splits", "pca", "sequence", "train", "baseline", "evaluate"]
 TARGETS = {"UCF101": 13_320, "Kinetics-400": 240_000}
 

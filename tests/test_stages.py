@@ -1,4 +1,6 @@
-"""Stages run as users run them (python stages/X.py from the project root) on bad inputs."""
+"""Stages run as users run them (python stages/X.py from the project root) on bad inputs: in
+this process (conftest.run_stage), but where the process itself is the property (kill -9 and
+resume, torchrun, a full disk)."""
 
 import json
 import re
@@ -13,38 +15,27 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from action2vec.labels import write_classes
 from action2vec.leakage import write_leakage
-from action2vec.paths import CLASSES, DECODE, DECODED, FEATURES, LEAKAGE, SPLITS, projection_file
+from action2vec.paths import (CLASSES, DECODE, DECODED, FEATURES, LEAKAGE, PCA_REPORT,
+                              PROTOCOL_REPORT, SPLITS, ZSL_REPORT, projection_file)
 from action2vec.shards import ShardWriter, iter_videos
 from action2vec.video import clip_starts
 
-from conftest import (cut_after, damage_shard, encode, faststart, fill, kinetics_layout,
-                      moving_bar, overwritten)
+from conftest import (ROOT, cut_after, damage_shard, encode, faststart, fill, kinetics_layout,
+                      moving_bar, overwritten, run_stage, run_stage_ok, set_params,
+                      stage_project)
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def run_stage(cwd, name):
+def stage_process(cwd, name):
+    """``python stages/NAME.py`` in ``cwd``, as a process of its own."""
     return subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py")], cwd=cwd,
                           capture_output=True, text=True)
 
 
-def project(tmp_path, **changes):
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for section, values in changes.items():
-        params[section].update(values)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    shutil.copy(ROOT / "dvc.yaml", tmp_path)  # each stage reads the params it declares there
-    videos = tmp_path / "data" / "videos"
-    videos.mkdir(parents=True)
-    return videos
-
-
 def test_decode_rejects_bad_files_and_keeps_the_good(tmp_path, video_file):
-    videos = project(tmp_path)
+    videos = stage_project(tmp_path)
     good = video_file("good.mp4", n_frames=20)
     (videos / "good.mp4").write_bytes(good.read_bytes())
     (videos / "cut.mp4").write_bytes(good.read_bytes()[:300])
@@ -66,7 +57,7 @@ def test_decode_rejects_bad_files_and_keeps_the_good(tmp_path, video_file):
 
 
 def test_decode_reads_absolute_paths_and_counts_reasons_by_kind(tmp_path, video_file):
-    videos = project(tmp_path)
+    videos = stage_project(tmp_path)
     outside = tmp_path / "outside"
     outside.mkdir()
     good = video_file("good.mp4", n_frames=20).read_bytes()
@@ -89,7 +80,7 @@ def test_decode_reads_absolute_paths_and_counts_reasons_by_kind(tmp_path, video_
 
 
 def test_decode_with_nothing_readable_stops_with_a_clear_error(tmp_path):
-    videos = project(tmp_path)
+    videos = stage_project(tmp_path)
     (videos / "a.mp4").write_text("not a video")
     (videos / "index.csv").write_text("path,class\na.mp4,roll ball\n")
     done = run_stage(tmp_path, "decode")
@@ -98,7 +89,7 @@ def test_decode_with_nothing_readable_stops_with_a_clear_error(tmp_path):
 
 
 def test_an_empty_class_cell_stops_decode_with_one_line_naming_the_line(tmp_path):
-    videos = project(tmp_path)
+    videos = stage_project(tmp_path)
     (videos / "index.csv").write_text("path,class\na.mp4,roll ball\nb.mp4,\n")
     done = run_stage(tmp_path, "decode")
     assert done.returncode == 1 and "Traceback" not in done.stderr
@@ -106,7 +97,7 @@ def test_an_empty_class_cell_stops_decode_with_one_line_naming_the_line(tmp_path
 
 
 def test_labels_stage_names_a_class_word_missing_from_the_vectors(tmp_path):
-    project(tmp_path)
+    stage_project(tmp_path)
     decode = tmp_path / "data" / "decode"
     decode.mkdir(parents=True)
     pd.DataFrame({"class": ["roll ball", "zorp box"], "status": ["ok", "ok"]}).to_csv(
@@ -117,7 +108,7 @@ def test_labels_stage_names_a_class_word_missing_from_the_vectors(tmp_path):
 
 
 def test_a_stage_refuses_invalid_params_before_any_work(tmp_path):
-    project(tmp_path, pca={"dims": 9000})
+    stage_project(tmp_path, pca={"dims": 9000})
     done = run_stage(tmp_path, "decode")
     assert done.returncode == 1 and "pca.dims: 9000 is more than" in done.stderr
     assert not (tmp_path / "data" / "decode").exists()
@@ -126,7 +117,7 @@ def test_a_stage_refuses_invalid_params_before_any_work(tmp_path):
 def test_kinetics400_missing_clips_are_counted_and_listed_by_decode(tmp_path, video_file):
     data = tmp_path / "kinetics"
     kinetics_layout(data, video_file)
-    project(tmp_path, dataset={"name": "kinetics400", "root": str(data)})
+    stage_project(tmp_path, dataset={"name": "kinetics400", "root": str(data)})
     result = run_stage(tmp_path, "decode")
     assert result.returncode == 0, result.stderr
     assert "2 rejected: no such file" in result.stderr
@@ -138,12 +129,12 @@ def test_kinetics400_missing_clips_are_counted_and_listed_by_decode(tmp_path, vi
 
 def extraction_project(tmp_path, video_file, n_videos, frames=None):
     """A project whose decode output lists ``n_videos`` real videos, one feature shard each;
-    ``frames`` frames each (16: one clip), or 20, 24, 28... frames."""
-    videos = project(tmp_path, features={"shard_videos": 1})
+    ``frames`` frames each, or 10, 11, 12... frames (different videos of one C3D clip each)."""
+    videos = stage_project(tmp_path, features={"shard_videos": 1})
     rows = []
     for i in range(n_videos):
         path = videos / f"v{i}.mp4"
-        path.write_bytes(video_file(f"src{i}.mp4", n_frames=frames or 20 + 4 * i).read_bytes())
+        path.write_bytes(video_file(f"src{i}.mp4", n_frames=frames or 10 + i).read_bytes())
         rows.append({"id": f"v{i}", "path": str(path), "class": "roll ball", "status": "ok"})
     table = tmp_path / "data" / "decode" / "videos.csv"
     table.parent.mkdir(parents=True)
@@ -185,7 +176,7 @@ def test_every_damaged_video_is_reported_once_and_the_good_ones_extracted(tmp_pa
     check sees, extraction's decode reports the rest, and data/features/rejected.csv lists
     every one with its stage and reason; so does a file cut between the two stages (whole
     again, re-encoded shorter). No video is lost or extracted shortened."""
-    videos = project(tmp_path)
+    videos = stage_project(tmp_path)
     want = damaged_dataset(videos, video_file)
     assert run_stage(tmp_path, "decode").returncode == 0
     encode(videos / "changed.mp4", moving_bar(24))
@@ -221,6 +212,7 @@ def twin_projects(tmp_path, video_file, n_videos, *names):
     return roots
 
 
+@pytest.mark.slow  # a process of its own
 def test_killed_extraction_resumes_and_matches_an_uninterrupted_run(tmp_path, video_file):
     whole, killed = twin_projects(tmp_path, video_file, 6, "whole", "killed")
     assert run_stage(whole, "extract").returncode == 0
@@ -267,6 +259,7 @@ def test_extraction_is_incremental_when_videos_are_added_or_removed(tmp_path, vi
     assert sorted(extracted(tmp_path)) == [f"v{i}" for i in range(1, 6)]
 
 
+@pytest.mark.slow  # a process of its own
 def test_extraction_under_torchrun_writes_the_single_process_shards(tmp_path, video_file):
     one, two = twin_projects(tmp_path, video_file, 5, "one", "two")
     assert run_stage(one, "extract").returncode == 0
@@ -280,17 +273,18 @@ def test_extraction_under_torchrun_writes_the_single_process_shards(tmp_path, vi
     assert len(names) == 5
     want, got = extracted(one), extracted(two)
     assert list(got) == list(want)  # same videos in the same shards, in the same order
-    for video, (label, features) in want.items():
+    for video, (label, features) in want.items():  # batches of other sizes: float sums differ
         assert got[video][0] == label
-        np.testing.assert_allclose(got[video][1], features, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got[video][1], features, rtol=1e-4, atol=1e-3)
     assert (two / "data" / "features" / "rejected.csv").is_file()
 
 
+@pytest.mark.slow  # a process of its own
 def test_extraction_on_a_full_disk_stops_with_one_line_and_the_rerun_resumes(small_disk,
                                                                             video_file):
     extraction_project(small_disk, video_file, 3, frames=16)  # one clip each: shards of ~21 kB
     filler = fill(small_disk, free=30_000)  # room for the first shard only
-    done = run_stage(small_disk, "extract")
+    done = stage_process(small_disk, "extract")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert re.fullmatch(r"error: data/features/shard-00001.h5: not enough disk space: \d+\.\d kB "
                         r"needed, \d+\.\d kB free; free some space and run again",
@@ -298,7 +292,7 @@ def test_extraction_on_a_full_disk_stops_with_one_line_and_the_rerun_resumes(sma
     shards = small_disk / "data" / "features"
     assert [p.name for p in shards.iterdir()] == ["shard-00000.h5"]
     filler.unlink()
-    done = run_stage(small_disk, "extract")
+    done = stage_process(small_disk, "extract")
     assert done.returncode == 0, done.stderr
     assert "1 videos already extracted, 2 to do" in done.stderr
     assert sorted(extracted(small_disk)) == ["v0", "v1", "v2"]
@@ -306,9 +300,7 @@ def test_extraction_on_a_full_disk_stops_with_one_line_and_the_rerun_resumes(sma
 
 def test_a_damaged_shard_stops_pca_with_one_line_and_extract_redoes_it(tmp_path, video_file):
     extraction_project(tmp_path, video_file, 2, frames=16)
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    params["pca"]["dims"] = 2
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(tmp_path, pca={"dims": 2})
     assert run_stage(tmp_path, "extract").returncode == 0
     before = extracted(tmp_path)
     damage_shard(tmp_path / "data" / "features" / "shard-00001.h5", "zeroed")
@@ -335,7 +327,7 @@ def classes_file(tmp_path, names):
 
 
 def test_splits_stage_warns_when_a_ratio_holds_out_a_single_class(tmp_path):
-    project(tmp_path, zsl={"ratios": ["50_50", "90_10"], "n_splits": 3})
+    stage_project(tmp_path, zsl={"ratios": ["50_50", "90_10"], "n_splits": 3})
     names = [f"class {i}" for i in range(8)]
     classes_file(tmp_path, names)
     features_of(tmp_path, names, 2)
@@ -351,7 +343,7 @@ def evaluate_project(tmp_path, **changes):
     video of it embedded by action2vec and by the baseline."""
     changes["zsl"] = {"ratios": ["90_10"], "n_splits": 1, "variants": ["action2vec"],
                       **changes.get("zsl", {})}
-    project(tmp_path, **changes)
+    stage_project(tmp_path, **changes)
     names = [f"class {i}" for i in range(8)]
     classes_file(tmp_path, names)
     (tmp_path / SPLITS).write_text(json.dumps(
@@ -387,7 +379,7 @@ def test_evaluate_scores_every_role_as_worked_out_by_hand(tmp_path):
                    "class 0": {"nearest": "y", "cosine": 0.5, "flagged": False}})
     done = run_stage(tmp_path, "evaluate")
     assert done.returncode == 0, done.stderr
-    m = json.loads((tmp_path / "metrics" / "zsl.json").read_text())["90_10"]["action2vec"]
+    m = json.loads((tmp_path / ZSL_REPORT).read_text())["90_10"]["action2vec"]
     assert m["top1_mean"] == 2 / 3 and m["validation_top1_mean"] == 1 / 2
     # seen: class 2 right, class 3 wrong -> 1/2; unseen among all 8: class 0 1/1, class 1 1/2
     assert (m["gzsl_seen_mean"], m["gzsl_unseen_mean"]) == (0.5, 0.75)
@@ -395,7 +387,7 @@ def test_evaluate_scores_every_role_as_worked_out_by_hand(tmp_path):
     assert m["unflagged_top1_mean"] == 1.0  # class 1 flagged: only u0 remains
     assert m["top5_mean"] is None and "5 or fewer" in m["top5_note"]
     assert m["top1_low"] <= m["top1_mean"] <= m["top1_high"]
-    protocol = json.loads((tmp_path / "metrics" / "protocol.json").read_text())
+    protocol = json.loads((tmp_path / PROTOCOL_REPORT).read_text())
     assert protocol["pca_fit_on"] == "seen" and protocol["flagged_classes"] == 1
 
 
@@ -404,7 +396,7 @@ def test_evaluate_warns_that_a_single_unseen_class_scores_one(tmp_path):
     done = run_stage(tmp_path, "evaluate")
     assert done.returncode == 0, done.stderr
     assert "ratio 90_10: 1 of 1 splits hold out a single class" in done.stderr
-    zsl = json.loads((tmp_path / "metrics" / "zsl.json").read_text())
+    zsl = json.loads((tmp_path / ZSL_REPORT).read_text())
     assert zsl["90_10"]["action2vec"]["top1_mean"] == 1.0
 
 
@@ -412,25 +404,21 @@ def test_evaluate_records_the_backbone_and_layer_the_pooled_baseline_used(tmp_pa
     evaluate_project(tmp_path, features={"backbone": "i3d", "layer": "mixed_5c"})
     done = run_stage(tmp_path, "evaluate")
     assert done.returncode == 0, done.stderr
-    zsl = json.loads((tmp_path / "metrics" / "zsl.json").read_text())["90_10"]
+    zsl = json.loads((tmp_path / ZSL_REPORT).read_text())["90_10"]
     assert set(zsl) == {"action2vec", "pooled", "chance"}
     assert (zsl["pooled"]["backbone"], zsl["pooled"]["layer"]) == ("i3d", "mixed_5c")
     assert zsl["pooled"]["top1_mean"] == 1.0 and "backbone" not in zsl["action2vec"]
 
 
-def run_stage_with(cwd, name, *args):
-    done = subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py"), *args], cwd=cwd,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, f"{name}: {done.stderr}"
-
-
 def protocol_project(tmp_path):
     """A project after extraction: 8 classes x 5 videos of random 24-d clip features, their
-    classes.json and small model settings; the splits stage drawn (ratio 50_50, one split)."""
-    project(tmp_path, zsl={"ratios": ["50_50"], "n_splits": 1, "variants": ["action2vec"]},
-            pca={"dims": 4}, sequence={"steps": 4},
-            train={"chunk": 2, "lstm1": 16, "lstm2": 8, "attention": 8, "epochs": 3,
-                   "batch_size": 4})
+    classes.json and small model settings; the splits stage drawn (ratio 50_50, one split).
+    Trainings run one after another in this process: forked after torch has run here, a
+    worker can hang in OpenMP (test_jobs runs parallel trainings in a stage process)."""
+    stage_project(tmp_path, zsl={"ratios": ["50_50"], "n_splits": 1, "variants": ["action2vec"]},
+                  pca={"dims": 4}, sequence={"steps": 4},
+                  train={"chunk": 2, "lstm1": 16, "lstm2": 8, "attention": 8, "epochs": 3,
+                         "batch_size": 4, "workers": 1})
     names = [f"class {i}" for i in range(8)]
     classes_file(tmp_path, names)
     rng = np.random.default_rng(0)
@@ -439,7 +427,7 @@ def protocol_project(tmp_path):
             clips = rng.normal(size=(2 + i % 5, 24)).astype(np.float32)
             writer.add(f"v{i:02d}", names[i % 8], clips)
     decode_table(tmp_path, [(f"v{i:02d}", names[i % 8]) for i in range(40)])
-    run_stage_with(tmp_path, "splits")
+    run_stage_ok(tmp_path, "splits")
     return json.loads((tmp_path / SPLITS).read_text())["50_50"][0]
 
 
@@ -471,7 +459,7 @@ def test_no_unseen_or_held_out_video_reaches_anything_fitted(tmp_path):
     for root in roots:
         for stage, *args in (("pca",), ("sequence",), ("train",),
                              ("baseline", "50_50")):
-            run_stage_with(root, stage, *args)
+            run_stage_ok(root, stage, *args)
     clean, poisoned = roots
     model = Path("data/train/action2vec/50_50")
     for name in (projection_file("50_50", 0), model / "split-0.json"):
@@ -511,7 +499,7 @@ def features_of(tmp_path, names, per_class, marks=None):
 def test_splits_stage_holds_out_the_videos_the_split_column_marks_test(tmp_path):
     """Of each seen class: video 0 marked test is held out, video 1 marked train and the
     unmarked video 2 are trained on (0.2 of 1 unmarked video rounds to none)."""
-    project(tmp_path, zsl={"ratios": ["50_50"], "n_splits": 2})
+    stage_project(tmp_path, zsl={"ratios": ["50_50"], "n_splits": 2})
     names = [f"class {i}" for i in range(8)]
     classes_file(tmp_path, names)
     marks = {f"{n}/{i}": mark for n in names for i, mark in ((0, "test"), (1, "train"))}
@@ -535,12 +523,12 @@ def test_splits_stage_draws_truze_on_a_ucf101_layout(tmp_path):
     packaged TruZe list's, whatever the split; validation and held-out videos still drawn."""
     from action2vec.dataset import packaged_classes
 
-    project(tmp_path, dataset={"name": "ucf101", "root": "ucf101"},
+    stage_project(tmp_path, dataset={"name": "ucf101", "root": "ucf101"},
             zsl={"ratios": ["truze"], "n_splits": 2})
     names = sorted(packaged_classes("ucf101"))
     classes_file(tmp_path, names)
     features_of(tmp_path, names, 2)
-    run_stage_with(tmp_path, "splits")
+    run_stage_ok(tmp_path, "splits")
     splits = json.loads((tmp_path / SPLITS).read_text())["truze"]
     truze = pd.read_csv(ROOT / "action2vec/resources/truze_splits.csv")
     unseen = sorted(truze[(truze.dataset == "ucf101") & (truze.role == "unseen")]["class"])
@@ -552,7 +540,7 @@ def test_splits_stage_draws_truze_on_a_ucf101_layout(tmp_path):
 
 def test_splits_stage_keeps_flagged_classes_out_of_the_unseen_pool(tmp_path):
     """With leakage.exclude, no class data/leakage.json flags is ever drawn as unseen."""
-    project(tmp_path, zsl={"ratios": ["50_50"], "n_splits": 5}, leakage={"exclude": True})
+    stage_project(tmp_path, zsl={"ratios": ["50_50"], "n_splits": 5}, leakage={"exclude": True})
     names = [f"class {i}" for i in range(8)]
     classes_file(tmp_path, names)
     features_of(tmp_path, names, 3)
@@ -560,7 +548,7 @@ def test_splits_stage_keeps_flagged_classes_out_of_the_unseen_pool(tmp_path):
     write_leakage(tmp_path / LEAKAGE, "i3d", "kinetics400", None, 0.9,
                   {n: {"nearest": n, "cosine": 1.0 if n in flagged else 0.1,
                        "flagged": n in flagged} for n in names})
-    run_stage_with(tmp_path, "splits")
+    run_stage_ok(tmp_path, "splits")
     splits = json.loads((tmp_path / SPLITS).read_text())["50_50"]
     assert all(s["unseen"] == names[4:] for s in splits)
 
@@ -574,10 +562,8 @@ def test_transductive_pca_gives_every_split_the_projection_of_every_video(tmp_pa
         root = tmp_path / fit_on
         root.mkdir()
         protocol_project(root)
-        params = yaml.safe_load((root / "params.yaml").read_text())
-        params["pca"]["fit_on"] = fit_on
-        (root / "params.yaml").write_text(yaml.safe_dump(params))
-        run_stage_with(root, "pca")
+        set_params(root, pca={"fit_on": fit_on})
+        run_stage_ok(root, "pca")
         same = (root / projection_file("50_50", 0)).read_bytes() == (root / PCA_MODEL).read_bytes()
         assert same == (fit_on == "all")
-        assert json.loads((root / "metrics/pca.json").read_text())["fit_on"] == fit_on
+        assert json.loads((root / PCA_REPORT).read_text())["fit_on"] == fit_on

@@ -1,33 +1,38 @@
-"""scripts/summary.py, run as `make run` runs it, on metrics files written here."""
+"""scripts/summary.py, run as `make run` runs it (in this process), on reports written here."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
+import runpy
 
-ROOT = Path(__file__).resolve().parents[1]
+from action2vec.paths import REPORTS
+
+from conftest import ROOT, captured_run
+
+
+def summary(cwd):
+    """What `python scripts/summary.py` prints in ``cwd`` (an error is raised)."""
+    with captured_run(cwd, ["summary.py"]) as (out, _):
+        runpy.run_path(str(ROOT / "scripts" / "summary.py"), run_name="__main__")
+    return out.getvalue()
 
 
 def test_summary_prints_the_zero_shot_table_and_semantics(tmp_path):
-    metrics = tmp_path / "metrics"
-    metrics.mkdir()
+    reports = tmp_path / REPORTS
+    reports.mkdir()
     cell = {"top1_mean": 0.65, "top1_std": 0.125, "top5_mean": 1.0, "top5_std": 0.0,
             "n_splits": 2}
-    (metrics / "zsl.json").write_text(json.dumps(
+    (reports / "zsl.json").write_text(json.dumps(
         {"80_20": {"action2vec": {**cell, "top1_low": 0.5, "top1_high": 0.8,
                                   "validation_top1_mean": 0.4, "gzsl_seen_mean": 0.9,
                                   "gzsl_unseen_mean": 0.1, "gzsl_harmonic_mean": 0.18},
                    "pooled": {**cell, "backbone": "i3d", "layer": "mixed_5c"},
                    "chance": {"top1_mean": 0.2, "top5_mean": 1.0}},
          "50_50": {"action2vec": {**cell, "top1_mean": 0.3}}}))
-    (metrics / "wordnet.json").write_text(json.dumps(
+    (reports / "wordnet.json").write_text(json.dumps(
         {"action2vec": 0.1, "word2vec": 0.4, "pooled": -0.01, "backbone": "i3d",
          "layer": "mixed_5c", "n_classes": 12}))
-    (metrics / "analogy.json").write_text(json.dumps({"n_comparisons": 0, "accuracy": None}))
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "summary.py")], cwd=tmp_path,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    (reports / "analogy.json").write_text(json.dumps({"n_comparisons": 0, "accuracy": None}))
+    printed = summary(tmp_path)
+    lines = printed.splitlines()
     assert lines[1].split() == ["variant", "80_20", "50_50"]
     assert lines[2].split() == ["action2vec", "0.650", "±", "0.125", "[0.50,", "0.80]", "0.300",
                                 "±", "0.125"]
@@ -36,27 +41,25 @@ def test_summary_prints_the_zero_shot_table_and_semantics(tmp_path):
     assert lines[8].split() == ["action2vec", "0.400", "/", "0.900", "/", "0.100", "/", "0.180",
                                 "-", "/", "-", "/", "-", "/", "-"]
     assert ("WordNet vs embeddings (12 verbs, Spearman): word2vec 0.400, action2vec 0.100, "
-            "pooled (i3d mixed_5c) -0.010") in done.stdout
-    assert "vector arithmetic: 0 comparisons, accuracy -" in done.stdout
+            "pooled (i3d mixed_5c) -0.010") in printed
+    assert "vector arithmetic: 0 comparisons, accuracy -" in printed
 
 
 def test_summary_prints_label_only_table_3_for_each_label_space(tmp_path):
-    metrics = tmp_path / "metrics"
-    metrics.mkdir()
+    reports = tmp_path / REPORTS
+    reports.mkdir()
 
     def figures(spearman):
         return {"verbs": {"spearman": spearman}, "comparisons": 8,
                 "paper": {"spearman": 0.2855, "comparisons": None}}
 
-    (metrics / "label_semantics.json").write_text(json.dumps(
+    (reports / "label_semantics.json").write_text(json.dumps(
         {"hmdb51": figures(0.2131), "ucf101": figures(0.1558), "kinetics400": figures(0.2234),
          "word_vectors": "glove-6b-50d", "simulate_root": True,
          "compared": {"minilm": {"hmdb51": figures(0.1793), "ucf101": figures(0.1123),
                                  "kinetics400": figures(0.1169)}}}))
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "summary.py")], cwd=tmp_path,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "WordNet vs glove-6b-50d over verbs" in done.stdout
-    assert "  hmdb51       0.2131 (paper 0.2855)  8 (paper -)" in done.stdout
+    printed = summary(tmp_path)
+    assert "WordNet vs glove-6b-50d over verbs" in printed
+    assert "  hmdb51       0.2131 (paper 0.2855)  8 (paper -)" in printed
     assert ("WordNet vs minilm over verbs: hmdb51 0.1793, ucf101 0.1123, kinetics400 0.1169"
-            in done.stdout)
+            in printed)

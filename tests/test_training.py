@@ -180,6 +180,7 @@ if rank == 0:
 '''
 
 
+@pytest.mark.slow  # a process of its own
 def test_data_parallel_training_under_torchrun_keeps_ranks_in_step(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent)))

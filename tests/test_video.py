@@ -162,6 +162,7 @@ def test_rejection_reasons_say_what_is_wrong_without_the_path(tmp_path, video_fi
         assert (info["status"], info["reason"]) == ("rejected", reason), path.name
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_probe_prints_no_native_decoder_lines(tmp_path, video_file):
     paths = [str(p) for p in bad_videos(tmp_path, video_file)]
     script = ("import sys; from action2vec.video import probe\n"

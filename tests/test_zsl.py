@@ -181,6 +181,7 @@ def test_splits_are_deterministic_and_stable_when_ratios_or_splits_are_added():
     assert len({json.dumps(s) for s in more["truze"]}) == 4  # the truze splits differ
 
 
+@pytest.mark.slow  # a process of its own
 def test_splits_do_not_depend_on_the_process():
     # Python salts str hashes per process: a draw seeded from hash() would differ here.
     code = ("import json; from action2vec.zsl import draw_splits; print(json.dumps(draw_splits("
