@@ -167,7 +167,6 @@ def kinetics_layout(root, video_file, flat=False):
     return root / "annotations"
 
 
-
 # --- Stages in this process -------------------------------------------------------------------
 
 @dataclass
