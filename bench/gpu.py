@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,12 +49,12 @@ from action2vec.stage import table  # noqa: E402
 from action2vec.training import TrainConfig, one_cpu_thread, seed_everything  # noqa: E402
 from bench.run import encode, forward_flops  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "tests"))
+from project import new_project, project_env  # noqa: E402  (a project copy, as the tests make)
+
 PAPER_DIMS = 500  # PCA dimension of the paper's sequences (params.yaml's is for the tiny dataset)
 EMBED_DIM = 50  # GloVe 6B 50-d, the default word vectors
 N_CLASSES = 80  # seen classes of UCF101 at 80_20
-# What a copy of the project needs to run `dvc repro` (the data is made by the render stage).
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "action2vec", "data/descriptions", ".dvc/config",
-                 ".dvcignore"]
 # --quick: the pipeline on one rendered video per class, a tiny network, one epoch.
 QUICK_PIPELINE = {"render": {"videos_per_class": 1, "frames": 32}, "pca": {"dims": 8},
                   "sequence": {"steps": 6},
@@ -223,36 +222,6 @@ def bench_training(p, batch_sizes, steps, dims, device, min_seconds):
             "network": config.network, "rows": rows}
 
 
-def project_copy(repo, changes):
-    """A copy of the project in a new git repository, params changed by ``changes``
-    ({section: {key: value}}), committed and ready for ``dvc repro``."""
-    for name in PROJECT_FILES:
-        source, target = ROOT / name, repo / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target)
-    tree = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for section, values in changes.items():
-        tree[section].update(values)
-    (repo / "params.yaml").write_text(yaml.safe_dump(tree, sort_keys=False))
-    (repo / ".gitignore").write_text(".site-cache/\n")
-    for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                    ["git", "commit", "-qm", "benchmark copy"]):
-        subprocess.run(command, cwd=repo, env=project_env(repo), check=True, capture_output=True)
-    return repo
-
-
-def project_env(repo):
-    """This environment's Python and dvc first on PATH, DVC's caches kept in the copy, and a git
-    identity for its commit."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-            "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(repo / ".site-cache"),
-            "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
-            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
-
-
 def bench_pipeline(device, quick, tmp):
     """Wall time of `dvc repro` of the default pipeline (or QUICK_PIPELINE's) in a copy of the
     project with both devices set, and each stage's share (from its "Running stage" line to the
@@ -260,7 +229,7 @@ def bench_pipeline(device, quick, tmp):
     changes = copy.deepcopy(QUICK_PIPELINE) if quick else {}
     changes.setdefault("features", {})["device"] = str(device)
     changes.setdefault("train", {})["device"] = str(device)
-    repo = project_copy(Path(tmp) / "project", changes)
+    repo = new_project(Path(tmp) / "project", changes)
     marks, lines = [], []
     start = time.perf_counter()
     with subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=project_env(repo),

@@ -33,8 +33,7 @@ from action2vec.plots import write_confusion_csv
 from action2vec.stage import run
 from action2vec.zsl import (HELD_OUT, TOP_K, TOP5_UNDEFINED, UNSEEN, VALIDATION, bootstrap_interval,
                             gzsl_from_rows, gzsl_rows, headline, held_out_source, rank_classes,
-                            read_splits,
-                            single_class_warnings, zero_shot_report)
+                            read_splits, single_class_warnings, zero_shot_report)
 
 log = logging.getLogger("evaluate")
 LEVEL = 0.95  # of every confidence interval

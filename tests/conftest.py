@@ -22,8 +22,9 @@ import av
 import h5py
 import numpy as np
 import pytest
-import yaml
 from filelock import FileLock
+
+from project import commit, new_project, set_params, sh
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -228,18 +229,6 @@ def run_stage_ok(cwd, name, *args):
     return done.stderr
 
 
-def set_params(root, **changes):
-    """Change a project's params.yaml: {section: {key: value}} updates a section, any other
-    value replaces the key."""
-    tree = yaml.safe_load((root / "params.yaml").read_text())
-    for section, values in changes.items():
-        if isinstance(values, dict):
-            tree[section].update(values)
-        else:
-            tree[section] = values
-    (root / "params.yaml").write_text(yaml.safe_dump(tree, sort_keys=False))
-
-
 def stage_project(root, **changes):
     """What a stage needs to run in ``root``: params.yaml (changed by ``changes``) and dvc.yaml
     (each stage reads the params it declares there); returns the empty data/videos folder."""
@@ -253,9 +242,6 @@ def stage_project(root, **changes):
 
 # --- The shared pipeline run ------------------------------------------------------------------
 
-# What `dvc repro` needs in a project (the data is made by its render stage).
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "action2vec", "data/descriptions",
-                 ".dvc/config", ".dvcignore"]
 # The suite's one pipeline: 24 classes x 1 rendered video of 32 frames, 3 C3D clips each (72
 # through C3D); with chunks of 2, two LSTM 1 sub-sequences per video, so that attention and both
 # LSTMs run over several steps. Two ratios of 2 splits, two variants (9 trainings with the full
@@ -264,52 +250,13 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "action2vec", "data/descri
 TINY = {
     "render": {"videos_per_class": 1, "frames": 32},
     "features": {"shard_videos": 2},
-    "zsl": {"ratios": ["80_20", "50_50"], "n_splits": 2, "variants": ["action2vec", "stacked_lstm"]},
+    "zsl": {"ratios": ["80_20", "50_50"], "n_splits": 2,
+            "variants": ["action2vec", "stacked_lstm"]},
     "pca": {"dims": 8},
     "sequence": {"steps": 6},
     "train": {"chunk": 2, "lstm1": 32, "lstm2": 16, "attention": 8, "epochs": 2,
               "batch_size": 8},
 }
-
-
-def project_env(repo):
-    """This environment's Python and dvc first on PATH, DVC's site cache kept in the project,
-    and a git identity for its commits."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-            "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(repo / ".site-cache"),
-            "GIT_AUTHOR_NAME": "tests", "GIT_AUTHOR_EMAIL": "tests@localhost",
-            "GIT_COMMITTER_NAME": "tests", "GIT_COMMITTER_EMAIL": "tests@localhost"}
-
-
-def sh(repo, *args, check=True):
-    """Run a command in a project, with the test's Python first on PATH and DVC kept local."""
-    done = subprocess.run([str(a) for a in args], cwd=repo, env=project_env(repo),
-                          capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}")
-    return done
-
-
-def commit(repo, message):
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", message)
-
-
-def new_project(repo, changes):
-    """The project's files in a new git repository at ``repo``, params changed by ``changes``,
-    committed and ready for ``dvc repro``."""
-    for name in PROJECT_FILES:
-        source, target = ROOT / name, repo / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target)
-    set_params(repo, **changes)
-    (repo / ".gitignore").write_text(".site-cache/\n")
-    sh(repo, "git", "init", "-q")
-    commit(repo, "project")
-    return repo
 
 
 @dataclass

@@ -11,7 +11,8 @@ import yaml
 
 from action2vec.paths import LOSS_PLOTS, SEQUENCE_SCRATCH, TRAIN, TRAIN_DONE, projection_file
 
-from conftest import run_stage, run_stage_ok, set_params
+from conftest import run_stage, run_stage_ok
+from project import set_params
 from test_stages import protocol_project, stage_process
 
 pytestmark = pytest.mark.slow  # parallel trainings in stage processes

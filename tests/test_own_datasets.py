@@ -12,7 +12,8 @@ import pytest
 from action2vec import paths
 from action2vec.paths import DECODED, PROTOCOL_REPORT, REJECTED, SPLITS, VIDEOS, ZSL_REPORT
 
-from conftest import commit, copy_of, encode, moving_bar, sh
+from conftest import copy_of, encode, moving_bar
+from project import commit, sh
 
 # CamelCase and underscore names; Skijet's word is not in GloVe, the packaged map gives it
 # "jetski" (UCF101's row); RideHorse and walk_dog are in no map and are split.

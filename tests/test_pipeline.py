@@ -19,7 +19,8 @@ from action2vec.paths import (ANALOGY_REPORT, CLASSES, LABEL_SEMANTICS_REPORT, L
                               projection_file, run_dir, split_file)
 from action2vec.zsl import HEADLINE
 
-from conftest import TINY, copy_of, set_params, sh
+from conftest import TINY, copy_of
+from project import set_params, sh
 
 
 def read(repo, path):

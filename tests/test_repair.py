@@ -8,7 +8,8 @@ import json
 
 import yaml
 
-from conftest import damage_shard, sh
+from conftest import damage_shard
+from project import sh
 
 
 def md5(path):

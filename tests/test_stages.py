@@ -24,8 +24,8 @@ from action2vec.shards import ShardWriter, iter_videos
 from action2vec.video import clip_starts
 
 from conftest import (ROOT, cut_after, damage_shard, encode, faststart, fill, kinetics_layout,
-                      moving_bar, overwritten, run_stage, run_stage_ok, set_params,
-                      stage_project)
+                      moving_bar, overwritten, run_stage, run_stage_ok, stage_project)
+from project import set_params
 
 
 def stage_process(cwd, name):
