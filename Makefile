@@ -27,7 +27,7 @@ wordnet:
 	@sh scripts/ensure-wordnet.sh
 
 run: install
-	@echo "== dvc repro: render -> decode -> labels -> leakage -> extract -> splits -> pca -> sequence -> train -> baseline -> evaluate -> semantics, label_semantics"
+	@echo "== dvc repro: check -> render -> decode -> labels -> leakage -> extract -> splits -> pca -> sequence -> train -> baseline -> evaluate -> semantics, label_semantics"
 	$(BIN)/dvc repro
 	@echo "== results (every figure: reports/*.json; the headline ones: dvc metrics show)"
 	$(BIN)/python scripts/summary.py

@@ -2,6 +2,7 @@
 port and mmaction2's checkpoints. The extractor that feeds it clips is ``C3DExtractor`` in
 extractors.py, beside I3D's."""
 
+import re
 from pathlib import Path
 
 import torch
@@ -110,6 +111,26 @@ def weights_layout(state, path):
                           "an mmaction2 C3D checkpoint (conv1a.conv.weight, ...)")
 
 
+UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+ESCAPES = re.compile(r"\x1b\[[0-9;]*m")  # terminal styles in torch's messages
+
+
+def unreadable(path, exc):
+    """Why ``torch.load(path, weights_only=True)`` failed, as one line naming the file. A file
+    holding other Python objects than tensors is refused as such, without torch's advice to load
+    it with ``weights_only=False`` or to allow its objects: both would run what it holds."""
+    text = ESCAPES.sub("", str(exc))
+    if "weights_only" in text or "WeightsUnpickler" in text:
+        found = UNSAFE_GLOBAL.search(text)
+        what = f"the Python object {found.group(1)}" if found else "Python objects"
+        return (f"features.weights: {path} holds {what}, not only tensors: refused, as loading "
+                "it could run code; save the weights alone (torch.save(model.state_dict(), "
+                "path))")
+    detail = text.strip().splitlines()[0] if text.strip() else ""
+    return (f"features.weights: cannot read {path} as a PyTorch weights file (torch.save of a "
+            f"state_dict): {type(exc).__name__}" + (f": {detail}" if detail else ""))
+
+
 def load_c3d_weights(net, path):
     """Load a C3D weights file into ``net``; return (layout, sha256). Refuses misfitting files."""
     path = Path(path)
@@ -118,7 +139,7 @@ def load_c3d_weights(net, path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise Action2VecError(f"features.weights: cannot read {path} as a PyTorch file: {exc}")
+        raise Action2VecError(unreadable(path, exc)) from None
     layout = weights_layout(state, path)
     if layout == "mmaction2":
         state = convert_mmaction2(state)

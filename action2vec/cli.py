@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from action2vec import Action2VecError, __version__
-from action2vec.paths import MODEL
+from action2vec.paths import CLASSES, MODEL
 from action2vec.stage import table
 
 log = logging.getLogger("action2vec")
@@ -58,34 +58,32 @@ def vocab(args):
 def read_labels(text):
     """--classes: a file with one name per line (read as --classes-file), or names separated
     by commas."""
-    if Path(text).is_file():
-        return read_classes_file(text)
+    if os.path.exists(text) and not os.path.isdir(text):
+        return read_classes_file(text, "--classes")
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise Action2VecError(f"--classes {text!r}: no class names")
     return names
 
 
-def read_classes_file(path):
+def read_classes_file(path, option="--classes-file"):
     """--classes-file: class names, one per line; blank lines and lines starting with # are
-    left out. A missing or empty file and a name listed twice are errors naming the file."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise Action2VecError(f"--classes-file {path}: cannot read it ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise Action2VecError(f"--classes-file {path}: not a text file") from None
+    left out. A missing, empty or unreadable file (not a regular file, not UTF-8 text) and a
+    name listed twice are errors naming the option and the file."""
+    from action2vec.files import read_text
+
+    text = read_text(path, f"{option} {path}")
     lines = {}  # name -> its line number
     for number, line in enumerate(text.splitlines(), 1):
         name = line.strip()
         if not name or name.startswith("#"):
             continue
         if name in lines:
-            raise Action2VecError(f"--classes-file {path}, line {number}: {name!r} is already "
+            raise Action2VecError(f"{option} {path}, line {number}: {name!r} is already "
                                   f"listed on line {lines[name]}")
         lines[name] = number
     if not lines:
-        raise Action2VecError(f"--classes-file {path}: no class names (one per line; blank "
+        raise Action2VecError(f"{option} {path}: no class names (one per line; blank "
                               "lines and lines starting with # are left out)")
     return list(lines)
 
@@ -146,8 +144,11 @@ def cmd_embed(args):
     labels = (read_labels(args.classes) if args.classes else
               read_classes_file(args.classes_file) if args.classes_file else None)
     trained = load(args)
+    source = (f"--classes-file {args.classes_file}" if args.classes_file else
+              "--classes" if args.classes else
+              str(trained.project / CLASSES))  # the project's own classes
     labels = labels or list(trained.class_vectors)
-    label_vectors = trained.label_vectors(labels)
+    label_vectors = trained.label_vectors(labels, source)
     trained.space.vocabulary(vocab(args))  # the label space and its words before the long part
     if trained.features.get("random_init"):
         log.info("note: features come from a RANDOMLY initialised %s (seed %s), as the model's "

@@ -1,8 +1,10 @@
 """Datasets as lists of videos: each a (path, class name) pair and an id unique in the dataset."""
 
 import csv
+import errno
 import logging
 import os
+import stat
 from importlib import resources
 from pathlib import Path
 
@@ -88,12 +90,13 @@ def list_row(root, row, where, has_split):
     return video
 
 
-TEXT_COLUMNS = ("id", "path", "class", "split", "reason")
+TEXT_COLUMNS = ("id", "path", "class", "split", "reason", "sha256")
 
 
 def read_table(path):
     """The decode stage's videos.csv or rejected.csv as a DataFrame, ids, paths, classes, splits
-    and reasons as text whatever they look like (a class folder "1" or "NA" stays a name)."""
+    reasons and file hashes as text whatever they look like (a class folder "1" or "NA" stays a
+    name, a hash of digits stays text)."""
     import pandas as pd
 
     return pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False)
@@ -126,26 +129,40 @@ def hidden(entry):
     return entry.name.startswith(".")
 
 
+def folder_link(entry):
+    """Whether a folder entry is a link to a folder (False for a dangling or looping link)."""
+    return entry.is_symlink() and os.path.isdir(entry.path)
+
+
 def files_below(folder):
     """(sorted paths of the files below ``folder`` at any depth, number of hidden entries
-    skipped). Links are followed; a folder reached a second time (a link to a folder already
-    read, or a loop) is read once, with a warning."""
-    files, skipped, read, todo = [], 0, set(), [Path(folder)]
+    skipped, sorted paths of the links to folders found). Links to folders are not followed:
+    DVC's hash of the dataset root leaves out what they hold (and a loop such as ``x -> ..``
+    would list the dataset again). A link to a file is listed like a file (DVC hashes its
+    target); a dangling or looping link too, for the decode stage to reject."""
+    files, skipped, links, todo = [], 0, [], [Path(folder)]
     while todo:
-        current = todo.pop()
-        real = os.path.realpath(current)
-        if real in read:
-            log.warning("%s: a link to the folder %s, already read: skipped", current, real)
-            continue
-        read.add(real)
-        for entry in read_folder(current):
+        for entry in read_folder(todo.pop()):
             if hidden(entry):
                 skipped += 1
-            elif entry.is_dir():
+            elif entry.is_dir(follow_symlinks=False):
                 todo.append(Path(entry.path))
+            elif folder_link(entry):
+                links.append(Path(entry.path))
             else:
                 files.append(Path(entry.path))
-    return sorted(files), skipped
+    return sorted(files), skipped, sorted(links)
+
+
+FOLDER_LINK = ("DVC's hash of dataset.root leaves out what a link to a folder holds, so a change "
+               "there would rerun nothing; copy the videos in, or point dataset.root at the real "
+               "folder")
+
+
+def warn_folder_links(links):
+    """Name each link to a folder that the folder dataset does not follow, with what to do."""
+    for link in links:
+        log.warning("%s: a link to a folder, not followed: %s", link, FOLDER_LINK)
 
 
 def list_folder(root):
@@ -153,22 +170,28 @@ def list_folder(root):
     class folder (its class is the first folder). Every file below a class folder is listed, in
     any container: the decode stage rejects what is not a video, with its reason. Hidden files
     and folders (``.DS_Store``) and files directly under the root (they have no class) are
-    skipped, with their count in the log."""
+    skipped, with their count in the log. Links to folders, class folders included, are not
+    followed, each named in the log (files_below)."""
     root = Path(root)
     entries = read_folder(root)
-    folders = [e for e in entries if not hidden(e) and e.is_dir()]
-    loose = [e.name for e in entries if not hidden(e) and not e.is_dir()]
+    folders = [e for e in entries if not hidden(e) and e.is_dir(follow_symlinks=False)]
+    links = [Path(e.path) for e in entries if not hidden(e) and folder_link(e)]
+    loose = [e.name for e in entries if not hidden(e) and not e.is_dir(follow_symlinks=False)
+             and not folder_link(e)]
     skipped = sum(map(hidden, entries))
     if loose:
         log.warning("%d file(s) directly under %s belong to no class folder: skipped (%s%s)",
                     len(loose), root, ", ".join(loose[:3]), ", ..." if len(loose) > 3 else "")
+    warn_folder_links(links)
     if not folders:
         raise Action2VecError(f"dataset.root: {root} has no class folder; the folder dataset "
-                              "reads <root>/<class>/<video>")
+                              "reads <root>/<class>/<video>" +
+                              (" (links to folders are not followed)" if links else ""))
     videos = []
     for folder in folders:
-        files, hidden_files = files_below(folder.path)
+        files, hidden_files, links = files_below(folder.path)
         skipped += hidden_files
+        warn_folder_links(links)
         if not files:
             raise Action2VecError(f"{folder.path}: empty class {folder.name!r}: no file below "
                                   "its folder; add its videos or remove the folder")
@@ -177,6 +200,70 @@ def list_folder(root):
     if skipped:
         log.info("%d hidden files or folders (names starting with '.') under %s: skipped",
                  skipped, root)
+    return videos
+
+
+OUTSIDE = ("outside dataset.root: DVC watches only the root and would not see the file change; "
+           "copy it into the root")
+
+
+def link_problem(path):
+    """Why the link ``path`` cannot be read as a video, or None (not a link, or a link to a
+    file: DVC hashes the file it leads to, and so does the decode stage). A link leading
+    nowhere or to itself stops DVC before the decode stage runs; it is named here for a stage run
+    without DVC."""
+    if not os.path.islink(path):
+        return None
+    try:
+        target = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "link loop: the link leads back to itself; remove it"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "dangling link: what it leads to does not exist; restore it or remove the link"
+        return None  # the decode stage names what else keeps the file from being read
+    return f"link to a folder: {FOLDER_LINK}" if stat.S_ISDIR(target.st_mode) else None
+
+
+def refusal(root, path, folder_links):
+    """Why a video the dataset names at ``path`` must not be read, or None: a path outside the
+    root or below a link to a folder (DVC does not see those files change), or a broken link.
+    ``folder_links`` caches {folder: whether it is a link} between calls."""
+    root, path = Path(os.path.abspath(root)), Path(os.path.abspath(path))
+    if not path.is_relative_to(root):
+        return OUTSIDE
+    for parent in reversed(path.relative_to(root).parents[:-1]):
+        if parent not in folder_links:
+            folder_links[parent] = (root / parent).is_symlink()
+        if folder_links[parent]:
+            return f"below a link to a folder: {parent.as_posix()} is a link; {FOLDER_LINK}"
+    return link_problem(path)
+
+
+def real_path(root, real_root, path):
+    """Where the file ``path``, inside ``root`` and below no link to a folder, really is
+    (``real_root`` is the root's): its link's target, else its place in the real root."""
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    return os.path.join(real_root, os.path.relpath(os.path.abspath(path), os.path.abspath(root)))
+
+
+def refuse(root, videos):
+    """Mark with ``refused`` (the reason) each video that the decode stage must reject
+    (``refusal``), and each second name of one file: a link to a file listed under its own
+    name or through an earlier link. One file is one video, kept under its real name, else
+    its first link's id."""
+    real_root, folder_links, read = os.path.realpath(root), {}, {}
+    for video in sorted(videos, key=lambda v: (os.path.islink(v["path"]), v["id"])):
+        reason = refusal(root, video["path"], folder_links)
+        if reason is None:
+            real = real_path(root, real_root, video["path"])
+            if real in read:
+                reason = (f"second name of one file: it leads to the file of {read[real]}, "
+                          "which is read; keep one name")
+            read.setdefault(real, video["id"])
+        if reason:
+            video["refused"] = reason
     return videos
 
 
@@ -374,11 +461,12 @@ def name_map_rows(name):
 
 def list_videos(name, root, list_file=INDEX):
     """Every video of a dataset, as dicts with ``id``, ``path``, ``class`` (and ``split``, from
-    a list dataset's split column), sorted by id; ``list_file`` is the list dataset's file."""
+    a list dataset's split column, and ``refused``, why the decode stage must reject it:
+    ``refuse``), sorted by id; ``list_file`` is the list dataset's file."""
     problem = name_problem(name)
     if problem:
         raise Action2VecError(f"dataset.name: {problem}")
     if not Path(root).is_dir():
         raise Action2VecError(f"dataset.root: {root} is not a directory")
     videos = list_listed(root, list_file) if name == "list" else DATASETS[name](root)
-    return sorted(videos, key=lambda v: v["id"])
+    return sorted(refuse(root, videos), key=lambda v: v["id"])

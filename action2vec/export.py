@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from action2vec import Action2VecError, __version__
-from action2vec.files import atomic, file_sha256
+from action2vec.files import NOT_FOUND, atomic, file_problem, file_sha256, json_of
 from action2vec.paths import REPORTS
 from action2vec.pca import PICKLE_REFUSED, Projection
 from action2vec.sequences import is_sequences, read_index
@@ -56,9 +56,15 @@ def write_both(out_dir, stem, keys, matrix):
 
 
 def project_metrics(project):
-    """Every figure of the project: its reports/*.json, by file stem."""
-    return {p.stem: json.loads(p.read_text())
-            for p in sorted((Path(project) / REPORTS).glob("*.json"))}
+    """Every figure of the project: its reports/*.json, by file stem. A report that cannot be
+    read as JSON is an error naming it."""
+    metrics = {}
+    for path in sorted((Path(project) / REPORTS).glob("*.json")):
+        metrics[path.stem], problem = json_of(path)
+        if problem:
+            raise Action2VecError(f"{path}: not a report of the pipeline ({problem}); run "
+                                  "`dvc repro` to write it again")
+    return metrics
 
 
 def export(trained, out_dir, videos=False, words=0):
@@ -160,8 +166,9 @@ def describe(path):
     file, an ``embed`` output, a model checkpoint, a word2vec file, an export's metadata, the
     PCA projection, or a numpy array file. Nothing is read as a pickle."""
     path = Path(path)
-    if not path.is_file():
-        raise Action2VecError(f"{path}: no such file")
+    problem = file_problem(path)
+    if problem:
+        raise Action2VecError(f"{path}: {'no such file' if problem == NOT_FOUND else problem}")
     name = path.name.lower()
     if name.endswith((".h5", ".hdf5")):
         return describe_hdf5(path)
@@ -269,22 +276,46 @@ def open_text_or_gzip(path):
     return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
 
 
+NOT_METADATA = "not the metadata.json of an `action2vec export`"
+
+
 def describe_metadata(path):
-    try:
-        meta = json.loads(path.read_text())
-    except ValueError as exc:
-        raise Action2VecError(f"{path}: not valid JSON ({exc})")
+    meta, problem = json_of(path)
+    if problem:
+        raise Action2VecError(f"{path}: not valid JSON ({problem})")
     if not isinstance(meta, dict) or meta.get("format") != "word2vec":
-        raise Action2VecError(f"{path}: not the metadata.json of an `action2vec export`")
-    zsl = meta["metrics"].get("zsl", {})
-    top1 = {ratio: round(v["action2vec"]["top1_mean"], 3) for ratio, v in zsl.items()
-            if "action2vec" in v}
-    return [("kind", "action2vec export metadata"), ("dataset", meta["dataset"]["name"]),
-            ("classes", len(meta["classes"])), ("videos", meta["n_videos"]),
-            ("extra words", meta["words"]["count"]), ("dim", meta["dim"]),
-            ("model", f"{meta['model']['path']} ({meta['model']['variant']})"),
-            ("word vectors", meta["word_vectors"]),
+        raise Action2VecError(f"{path}: {NOT_METADATA}")
+
+    def field(*keys):
+        value = meta
+        for key in keys:
+            if not isinstance(value, dict) or key not in value:
+                raise Action2VecError(f"{path}: {NOT_METADATA} (no {'.'.join(keys)})")
+            value = value[key]
+        return value
+
+    top1 = zero_shot_top1(field("metrics"))
+    dataset, classes = field("dataset", "name"), field("classes")
+    return [("kind", "action2vec export metadata"), ("dataset", dataset),
+            ("classes", len(classes) if isinstance(classes, (dict, list)) else classes),
+            ("videos", field("n_videos")), ("extra words", field("words", "count")),
+            ("dim", field("dim")),
+            ("model", f"{field('model', 'path')} ({field('model', 'variant')})"),
+            ("word vectors", field("word_vectors")),
             ("zero-shot top-1", json.dumps(top1) if top1 else "-")]
+
+
+def zero_shot_top1(metrics):
+    """{ratio: Action2Vec's mean zero-shot top-1, 3 decimals} of an export's metrics; what is
+    not there is left out."""
+    zsl = metrics.get("zsl") if isinstance(metrics, dict) else None
+    top1 = {}
+    for ratio, results in (zsl.items() if isinstance(zsl, dict) else ()):
+        found = results.get("action2vec") if isinstance(results, dict) else None
+        value = found.get("top1_mean") if isinstance(found, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            top1[ratio] = round(value, 3)
+    return top1
 
 
 def describe_numpy(path):

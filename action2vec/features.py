@@ -16,7 +16,7 @@ from itertools import islice
 import numpy as np
 
 from action2vec.progress import bar as progress_bar
-from action2vec.video import BadVideo, clip_starts, decode_failure, read_frames
+from action2vec.video import BadVideo, clip_starts, decode_failure, file_identity, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,20 @@ def check_length(frames, video):
                    f"{int(expected)}")
 
 
+def check_file(video):
+    """A video must be the file the decode stage checked (its ``bytes`` and ``sha256``, when the
+    video has them): its features are recorded as that file's, and a file replaced since would
+    have them reused under another file's name. Hashed after decoding, from the page cache."""
+    expected = video.get("sha256")
+    if not expected:
+        return
+    size, sha = file_identity(video["path"])
+    if size != int(video["bytes"]):
+        raise BadVideo(f"changed: {size} bytes, the decode stage checked {int(video['bytes'])}")
+    if sha != expected:
+        raise BadVideo("changed: other bytes than the decode stage checked (another SHA-256)")
+
+
 def decoded(videos, extractor, fps, max_seconds, workers):
     """(video, prepared frames, None) or (video, None, exception) for each video, in order,
     decoded by ``workers`` threads running ahead. A decoder failure comes as a BadVideo whose
@@ -87,6 +101,7 @@ def decoded(videos, extractor, fps, max_seconds, workers):
         try:
             frames = read_frames(video["path"], fps, max_seconds, size=extractor.frame_size)
             check_length(frames, video)
+            check_file(video)
         except Exception as exc:  # noqa: BLE001 - every decoder failure is per video
             return None, BadVideo(decode_failure(video["path"], exc))
         try:
@@ -112,9 +127,10 @@ def extract(videos, extractor, fps, max_seconds, stride, batch_size, on_video, o
             progress=True, workers=1):
     """Features of every video; ``on_video(video, (n_clips, dim))`` as each completes.
 
-    ``videos`` are dicts with at least ``path``, and ``used_frames`` to check the decode
-    against. A video that fails to decode, or decodes to other than ``used_frames`` frames, goes
-    to ``on_error(video, reason)`` and the run goes on. ``workers`` threads decode ahead of the
+    ``videos`` are dicts with at least ``path``, and ``used_frames``, ``bytes`` and ``sha256`` to
+    check the decode and the file against. A video that fails to decode, decodes to other than
+    ``used_frames`` frames or is another file than ``bytes`` and ``sha256`` say goes to
+    ``on_error(video, reason)`` and the run goes on. ``workers`` threads decode ahead of the
     network. Returns the number of clips.
     """
     bar = progress_bar(total=len(videos), desc="extract", unit="video", disable=not progress)

@@ -5,6 +5,7 @@ descriptions may stand for the names.
 """
 
 import csv
+import io
 import re
 import json
 from pathlib import Path
@@ -14,7 +15,12 @@ import numpy as np
 
 from action2vec import Action2VecError
 from action2vec.dataset import packaged_name_map
-from action2vec.files import atomic, file_sha256, read_stage_json
+from action2vec.files import atomic, file_sha256, read_stage_json, read_text, size_text
+
+MAPS_NOTHING = ("it would map no class name and replace the packaged map (leave "
+                "labels.name_map empty for the packaged map)")
+# classes.json of 10,000 classes with 1,024-d vectors: larger is refused before it is read.
+CLASSES_LIMIT = 256 << 20
 
 
 class ClassName(NamedTuple):
@@ -26,32 +32,70 @@ class ClassName(NamedTuple):
     noun: str | None
 
 
+def read_csv(path, param):
+    """The rows (lists of fields) of a user's CSV file, the value of params ``param``; a
+    missing file, one that is not UTF-8 text, or a CSV that cannot be parsed is an
+    Action2VecError naming the param, the file (and the line)."""
+    reader = csv.reader(io.StringIO(read_text(path, f"{param}: {path}"), newline=""))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise Action2VecError(f"{param}: {path}:{reader.line_num}: not a CSV row ({exc})") from None
+
+
 def read_name_map(path=None, dataset=None):
     """{class name (lower case): ClassName} from a CSV with the columns ``name,words`` and
     optionally ``verb``, ``noun`` (default: the first word; none) and ``dataset`` (with
-    ``dataset`` given, only that dataset's rows are read)."""
+    ``dataset`` given, only that dataset's rows are read). A file without rows is refused: it
+    would map nothing and replace the packaged map."""
     path = Path(path) if path else packaged_name_map()
-    if not Path(str(path)).is_file():
-        raise Action2VecError(f"labels.name_map: {path} not found")
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if rows and not {"name", "words"} <= set(rows[0]):
+    rows = read_csv(path, "labels.name_map")
+    header = [cell.strip() for cell in rows[0]] if rows else []
+    body = [(line, row) for line, row in enumerate(rows[1:], 2) if any(c.strip() for c in row)]
+    if not body and not any(header):
+        raise Action2VecError(f"labels.name_map: {path} is empty: {MAPS_NOTHING}")
+    if not {"name", "words"} <= set(header):
         raise Action2VecError(f"labels.name_map: {path} needs the columns name,words")
+    if not body:
+        raise Action2VecError(f"labels.name_map: {path} has no rows: {MAPS_NOTHING}")
     out = {}
-    for line, row in enumerate(rows, 2):
+    for line, cells in body:
+        row = dict(zip(header, cells))
         if dataset and row.get("dataset", dataset) != dataset:
             continue
-        words = (row["words"] or "").split()
+        name, words = row.get("name", "").strip(), row.get("words", "").split()
+        if not name:
+            raise Action2VecError(f"labels.name_map: {path}:{line}: no name")
         if not words:
-            raise Action2VecError(f"labels.name_map: {path}:{line}: no words for {row['name']!r}")
-        key = row["name"].strip().lower()
+            raise Action2VecError(f"labels.name_map: {path}:{line}: no words for {name!r}")
+        key = name.lower()
         entry = ClassName(words, (row.get("verb") or words[0]).strip(),
                           (row.get("noun") or "").strip() or None)
         if out.get(key, entry) != entry:
-            raise Action2VecError(f"labels.name_map: {path}:{line}: {row['name']!r} is mapped "
+            raise Action2VecError(f"labels.name_map: {path}:{line}: {name!r} is mapped "
                                   "twice, differently (give the dataset)")
         out[key] = entry
     return out
+
+
+def check_label_files(name_map=None, descriptions=None):
+    """Raise an Action2VecError naming the param, the file and what is wrong when params
+    ``labels.name_map`` or ``labels.descriptions`` (either may be None) names a file that is
+    missing, not UTF-8 text, or not a map or descriptions CSV. Whether every class of the
+    dataset has a description is the labels stage's check."""
+    if name_map:
+        read_name_map(name_map)
+    if descriptions:
+        read_descriptions(descriptions, [])
+
+
+def label_file_problems(p):
+    """check_label_files on the files a params tree names: [what is wrong], or []."""
+    try:
+        check_label_files(p["labels"]["name_map"], p["labels"]["descriptions"])
+    except Action2VecError as exc:
+        return [str(exc)]
+    return []
 
 
 def split_name(name):
@@ -75,6 +119,33 @@ def class_words(name, name_map):
     return class_name(name, name_map).words
 
 
+def description_rows(path):
+    """{class name (lower case): (line, description)} of a descriptions CSV (see
+    read_descriptions); a bad header or row, or a class described twice, is an error naming the
+    file and the line."""
+    rows = read_csv(path, "labels.descriptions")
+    header = [cell.strip() for cell in rows[0]] if rows else []
+    if header != ["class", "description"]:
+        raise Action2VecError(f"labels.descriptions: {path}:1: the header must be "
+                              f"class,description (got {','.join(header) or 'nothing'})")
+    found = {}  # lower-case name -> (line, description)
+    for line, row in enumerate(rows[1:], 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 2:
+            raise Action2VecError(f"labels.descriptions: {path}:{line}: {len(row)} fields, "
+                                  "not 2 (quote a description that holds a comma)")
+        name, text = (cell.strip() for cell in row)
+        if not name or not text:
+            raise Action2VecError(f"labels.descriptions: {path}:{line}: empty "
+                                  f"{'class' if not name else 'description'}")
+        if name.lower() in found:
+            raise Action2VecError(f"labels.descriptions: {path}:{line}: class {name!r} is "
+                                  f"described twice (first on line {found[name.lower()][0]})")
+        found[name.lower()] = line, text
+    return found
+
+
 def read_descriptions(path, classes):
     """{class: description} for each of ``classes`` from a CSV with the header
     ``class,description`` (params ``labels.descriptions``). Names match as the name map's do
@@ -82,29 +153,7 @@ def read_descriptions(path, classes):
     class described twice or a class of ``classes`` without a description is an error naming
     the file (and the line)."""
     path = Path(path)
-    if not path.is_file():
-        raise Action2VecError(f"labels.descriptions: {path} not found")
-    found = {}  # lower-case name -> (line, description)
-    with open(path, newline="") as f:
-        rows = csv.reader(f)
-        header = [cell.strip() for cell in next(rows, [])]
-        if header != ["class", "description"]:
-            raise Action2VecError(f"labels.descriptions: {path}:1: the header must be "
-                                  f"class,description (got {','.join(header) or 'nothing'})")
-        for line, row in enumerate(rows, 2):
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != 2:
-                raise Action2VecError(f"labels.descriptions: {path}:{line}: {len(row)} fields, "
-                                      "not 2 (quote a description that holds a comma)")
-            name, text = (cell.strip() for cell in row)
-            if not name or not text:
-                raise Action2VecError(f"labels.descriptions: {path}:{line}: empty "
-                                      f"{'class' if not name else 'description'}")
-            if name.lower() in found:
-                raise Action2VecError(f"labels.descriptions: {path}:{line}: class {name!r} is "
-                                      f"described twice (first on line {found[name.lower()][0]})")
-            found[name.lower()] = line, text
+    found = description_rows(path)
     missing = [c for c in classes if c.strip().lower() not in found]
     if missing:
         raise Action2VecError(f"labels.descriptions: {path}: no description for "
@@ -112,6 +161,38 @@ def read_descriptions(path, classes):
                               f"{', '.join(map(repr, missing[:5]))}"
                               f"{', ...' if len(missing) > 5 else ''}")
     return {c: found[c.strip().lower()][1] for c in classes}
+
+
+def shared_texts(names, texts, ignore_order=False):
+    """[(names, text)]: each group of two or more ``names`` whose label ``texts`` are the same,
+    case and spacing aside (with ``ignore_order``, word order aside too: a mean of word vectors
+    ignores it). Such names get one label vector, so a ranking cannot tell them apart."""
+    groups = {}
+    for name, text in zip(names, texts):
+        words = text.lower().split()
+        key = " ".join(sorted(words) if ignore_order else words)
+        groups.setdefault(key, ([], text))[0].append(name)
+    return [(group, text) for group, text in groups.values() if len(group) > 1]
+
+
+def listed(names, most=5):
+    """Names for a message: "'a', 'b' and 'c'", the first ``most`` of a longer list and how many
+    more."""
+    quoted = [repr(n) for n in names[:most]]
+    if len(names) > most:
+        return f"{', '.join(quoted)} and {len(names) - most} more"
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def check_distinct(names, texts, what, fix, ignore_order=False):
+    """Refuse names that share a label text (see shared_texts) with a one-line error: ``what``
+    starts it (the file or option they came from), ``fix`` ends it."""
+    shared = shared_texts(names, texts, ignore_order)
+    if shared:
+        group, text = shared[0]
+        more = f" ({len(shared) - 1} more such groups)" if len(shared) > 1 else ""
+        raise Action2VecError(f"{what}: classes {listed(group)} have the same label text "
+                              f"{text!r}, so they would share one label vector{more}; {fix}")
 
 
 class Classes(NamedTuple):
@@ -136,11 +217,16 @@ def write_classes(path, spec, names, words, matrix, texts=None, descriptions=Non
     texts = texts or [" ".join(w) for w in words]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({
+        "vectors": spec, "dim": int(matrix.shape[1]), "descriptions": descriptions,
+        "classes": [{"name": n, "words": list(w), "text": t, "vector": v.tolist()}
+                    for n, w, t, v in zip(names, words, texts, matrix)]}, indent=1)
+    if len(text) > CLASSES_LIMIT:  # read_classes would refuse it (the JSON is ASCII)
+        raise Action2VecError(f"{path}: {len(names)} classes of {matrix.shape[1]}-d label "
+                              f"vectors make {size_text(len(text))}, more than a classes file "
+                              f"can be ({size_text(CLASSES_LIMIT)})")
     with atomic(path) as tmp:
-        tmp.write_text(json.dumps({
-            "vectors": spec, "dim": int(matrix.shape[1]), "descriptions": descriptions,
-            "classes": [{"name": n, "words": list(w), "text": t, "vector": v.tolist()}
-                        for n, w, t, v in zip(names, words, texts, matrix)]}, indent=1))
+        tmp.write_text(text)
 
 
 def descriptions_record(path):
@@ -151,7 +237,8 @@ def descriptions_record(path):
 def read_classes(path):
     """The Classes of a classes.json written by ``write_classes``; a missing or malformed file
     is an Action2VecError naming it and what is wrong."""
-    data, bad = read_stage_json(path, "a classes file of the labels stage", "labels")
+    data, bad = read_stage_json(path, "a classes file of the labels stage", "labels",
+                                CLASSES_LIMIT)
     if not isinstance(data, dict) or not isinstance(data.get("classes"), list):
         raise bad("no list 'classes'")
     if not isinstance(data.get("vectors"), str):
@@ -174,17 +261,31 @@ def read_classes(path):
             raise bad(f"class {name!r} is listed twice")
         vector, entry_words = entry.get("vector"), entry.get("words")
         if (not isinstance(vector, list) or len(vector) != dim
-                or not all(isinstance(x, (int, float)) for x in vector)):
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                           for x in vector)):
             raise bad(f"class {name!r}: 'vector' is not a list of {dim} numbers")
+        array = finite_vector(vector)
+        if array is None:
+            raise bad(f"class {name!r}: 'vector' has values that are not finite")
         if not isinstance(entry_words, list) or not all(isinstance(w, str) for w in entry_words):
             raise bad(f"class {name!r}: 'words' is not a list of words")
         if not isinstance(entry.get("text"), str):
             raise bad(f"class {name!r}: no string 'text'")
         names.append(name)
-        vectors[name] = np.asarray(vector, dtype=np.float64)
+        vectors[name] = array
         words[name] = entry_words
         texts[name] = entry["text"]
     return Classes(names, vectors, words, dim, data["vectors"], texts, descriptions)
+
+
+def finite_vector(values):
+    """A list of numbers as a float64 vector, or None when one is not finite (or too large
+    for a float, as JSON's integers may be)."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        return None
+    return array if np.isfinite(array).all() else None
 
 
 def class_vectors(classes, space, name_map):

@@ -114,33 +114,42 @@ def unique_list(*options):
     return check
 
 
+# Upper bounds keep every accepted value one the pipeline can run (a seed numpy and scikit-learn
+# take, sizes that do not overflow); the memory the sizes need together is checked against the
+# machine's by the check stage (limits.memory_problems).
+MAX_SEED = 2**32 - 1
+BIG = 2**16  # network sizes, batch sizes, workers, steps
+
 SCHEMA = {
-    "seed": integer(0),
-    "lambda": number(0),
+    "seed": integer(0, MAX_SEED),
+    "lambda": number(0, 100),
     "dataset": {"name": name_problem, "root": text, "list": file_in_root},
-    "render": {"videos_per_class": integer(1), "frames": integer(1),
-               "width": integer(16), "height": integer(16)},
-    "decode": {"fps": number(1), "max_seconds": number(0.1), "workers": integer(1)},
+    "render": {"videos_per_class": integer(1, 10**5), "frames": integer(1, 10**5),
+               "width": integer(16, 4096), "height": integer(16, 4096)},
+    "decode": {"fps": number(1, 240), "max_seconds": number(0.1, 3600),
+               "workers": integer(1, 256)},
     "labels": {"vectors": text, "name_map": optional(text),
                "descriptions": optional(file_in(DESCRIPTIONS))},
     "features": {"backbone": choice(*LAYERS), "layer": text, "weights": optional(text),
-                 "stride": integer(1), "batch_size": integer(1), "shard_videos": integer(1),
-                 "device": choice("cpu", "cuda")},
-    "pca": {"dims": integer(1), "max_fit_samples": integer(1), "fit_on": choice("seen", "all"),
-            "scale": boolean},
-    "sequence": {"steps": integer(1), "dtype": choice("float32", "float16")},
-    "zsl": {"ratios": unique_list(*RATIOS), "n_splits": integer(1),
+                 "stride": integer(1, BIG), "batch_size": integer(1, BIG),
+                 "shard_videos": integer(1, 10**6), "device": choice("cpu", "cuda")},
+    "pca": {"dims": integer(1), "max_fit_samples": integer(1, 10**9),
+            "fit_on": choice("seen", "all"), "scale": boolean},
+    "sequence": {"steps": integer(1, BIG), "dtype": choice("float32", "float16")},
+    "zsl": {"ratios": unique_list(*RATIOS), "n_splits": integer(1, 1000),
             "variants": unique_list(*VARIANTS), "validation": number(0, 0.9),
-            "held_out": number(0, 0.9), "bootstrap": integer(0)},
+            "held_out": number(0, 0.9),
+            # fewer resamples give no 95% interval worth printing
+            "bootstrap": integer(100, 10**6)},
     "leakage": {"threshold": number(-1, 1), "exclude": boolean},
-    "train": {"chunk": integer(1), "lstm1": integer(1),
-              "lstm2": integer(1), "attention": integer(0), "dropout": number(0, 0.99),
-              "epochs": integer(1), "batch_size": integer(2), "lr": number(0),
+    "train": {"chunk": integer(1, BIG), "lstm1": integer(1, BIG),
+              "lstm2": integer(1, BIG), "attention": integer(0, BIG), "dropout": number(0, 0.99),
+              "epochs": integer(1, 10**5), "batch_size": integer(2, BIG), "lr": number(0, 10),
               "lambda_warmup": number(0), "loss_reduction": choice("mean", "sum"),
-              "device": choice("cpu", "cuda"), "workers": optional(integer(1)),
+              "device": choice("cpu", "cuda"), "workers": optional(integer(1, 1024)),
               "store": choice("disk", "memory")},
     "baseline": {"alpha": number(0), "gamma": optional(number(0)), "laplacian": number(0),
-                 "neighbours": integer(1)},
+                 "neighbours": integer(1, 1000)},
     "semantics": {"simulate_root": boolean, "compare_vectors": string_list},
 }
 
@@ -188,6 +197,24 @@ def check_relations(p):
                       f"(sequence.steps = {p['sequence']['steps']})")
     if p["pca"]["max_fit_samples"] < p["pca"]["dims"]:
         errors.append("pca.max_fit_samples: must be at least pca.dims")
+    return errors
+
+
+def file_problems(p):
+    """Files that params name and that are not there: found now, before any stage has removed
+    its outputs to run again."""
+    errors = []
+    root = Path(p["dataset"]["root"])
+    if p["dataset"]["name"] != RENDERED:
+        if not root.is_dir():
+            errors.append(f"dataset.root: {root} is not a folder")
+        elif p["dataset"]["name"] == "list" and not (root / p["dataset"]["list"]).is_file():
+            errors.append(f"dataset.list: {root / p['dataset']['list']} is not a file")
+    for key, value in (("labels.name_map", p["labels"]["name_map"]),
+                       ("labels.descriptions", p["labels"]["descriptions"]),
+                       ("features.weights", p["features"]["weights"])):
+        if value and not Path(value).is_file():
+            errors.append(f"{key}: {value} is not a file")
     return errors
 
 

@@ -12,6 +12,9 @@ DVC_YAML = Path("dvc.yaml")
 # an input that the labels stage depends on, so that editing a description reruns it.
 DESCRIPTIONS = Path("data/descriptions")
 
+# The check stage's mark that params.yaml passed; every other stage comes after it.
+PARAMS_CHECKED = Path("data/params.checked")
+
 VIDEOS = Path("data/videos")  # the render stage's output; the default dataset.root
 DECODE = Path("data/decode")
 DECODED = DECODE / "videos.csv"  # every video, with its status

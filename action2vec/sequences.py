@@ -19,6 +19,11 @@ def pad_or_clip(features, steps):
     return out, length
 
 
+def sequences_bytes(videos, steps, dim, dtype="float32"):
+    """The size of write_sequences' file for ``videos`` videos (its arrays; HDF5 adds little)."""
+    return videos * (steps * dim * np.dtype(dtype).itemsize + 8)
+
+
 def write_sequences(path, videos, steps, dim, dtype="float32"):
     """Write (video_id, label, features) triples, streamed, as one HDF5 file of padded
     sequences, stored as ``dtype`` (float16 halves the file); returns the number of videos."""

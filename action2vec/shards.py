@@ -2,8 +2,10 @@
 
 A shard holds ``features`` (all clips of its videos, stacked), ``offsets`` (video i owns rows
 offsets[i]:offsets[i+1]), ``video_id`` and ``label``, and its attributes say how the features were
-made (extractor, layer, weights checksum, params). The ``content_sha256`` attribute is a checksum
-of the four datasets, checked whenever a whole shard is read; the chunks of ``features`` and
+made (extractor, layer, weights checksum, params). The extract stage's shards also hold the file
+each video's features came from: ``video_bytes`` and ``video_sha256``, its size and the SHA-256
+of its bytes. The ``content_sha256`` attribute is a checksum of the datasets, checked whenever a
+whole shard is read; the chunks of ``features`` and
 ``offsets`` also carry HDF5's fletcher32 checksum, so that partial reads are checked too. A damaged
 shard is an error that names it, never silently wrong data.
 
@@ -21,7 +23,9 @@ import hashlib
 import io
 import json
 import logging
+import os
 import shutil
+import stat
 from itertools import groupby
 from pathlib import Path
 from typing import NamedTuple
@@ -30,10 +34,11 @@ import h5py
 import numpy as np
 
 from action2vec import Action2VecError
-from action2vec.files import atomic
+from action2vec.files import atomic, space_needed
 
 PATTERN = "shard-*.h5"
 DATASETS = ("features", "offsets", "video_id", "label")
+FILE_DATASETS = ("video_bytes", "video_sha256")  # each video's file: (size, SHA-256)
 STRING = h5py.string_dtype()
 CHECKSUM = "content_sha256"
 CHUNK_BYTES = 1 << 18  # feature chunks of whole rows, about 256 kB
@@ -41,12 +46,35 @@ H5_ERRORS = (OSError, KeyError, ValueError, RuntimeError)  # what h5py raises on
 log = logging.getLogger(__name__)
 
 
+CACHE_FIX = "docs/operations.md#the-cache"  # how to repair a damaged shard linked to the cache
+
+
+def linked(path):
+    """Whether a file is a link (a hard link or a symlink): with DVC's cache.type hardlink or
+    symlink, a shard is its cache object, and damage to one is damage to the other."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISLNK(info.st_mode) or info.st_nlink > 1
+
+
+def cache_fix(path):
+    """What to do about a damaged shard linked to its DVC cache object: `dvc repro` alone would
+    link the damaged object back."""
+    return (f"it is linked to its DVC cache object, damaged too: delete that object (find -L "
+            f"\"$(dvc cache dir)\" -samefile {path} -delete) and run `dvc repro`, see "
+            f"{CACHE_FIX}")
+
+
 class DamagedShard(Action2VecError):
-    """A shard that cannot be read, or whose content does not match its checksum."""
+    """A shard that cannot be read, or whose content does not match its checksum. Where the
+    shard is a link into the DVC cache (``linked``), the message says how to repair that."""
 
     def __init__(self, path, reason):
-        self.path, self.reason = Path(path), reason
-        super().__init__(f"{path}: damaged shard ({reason}); run `dvc repro` to redo it")
+        self.path, self.reason, self.linked = Path(path), reason, linked(path)
+        fix = cache_fix(path) if self.linked else "run `dvc repro` to redo it"
+        super().__init__(f"{path}: damaged shard ({reason}); {fix}")
 
 
 class UncheckedShard(DamagedShard):
@@ -56,19 +84,22 @@ class UncheckedShard(DamagedShard):
         super().__init__(path, f"no {CHECKSUM}: written by an older version, cannot be verified")
 
 
-def content_sha256(blocks, offsets, ids, labels):
+def content_sha256(blocks, offsets, ids, labels, files=None):
     """Checksum of a shard's content: its feature rows (an iterable of blocks, in order), offsets,
-    ids and labels."""
+    ids, labels and, where it has them, its videos' files ((size, SHA-256) each)."""
     digest = hashlib.sha256()
     for block in blocks:
         digest.update(np.ascontiguousarray(block, "<f4").data)
     digest.update(np.ascontiguousarray(offsets, "<i8").data)
     digest.update(json.dumps([list(ids), list(labels)]).encode())
+    if files is not None:
+        digest.update(json.dumps([[int(size), str(sha)] for size, sha in files]).encode())
     return digest.hexdigest()
 
 
-def shard_bytes(video_ids, labels, arrays, attrs):
-    """A complete shard file as bytes, with its checksum."""
+def shard_bytes(video_ids, labels, arrays, attrs, files=None):
+    """A complete shard file as bytes, with its checksum; ``files``: each video's (size,
+    SHA-256), or None."""
     features = np.concatenate(arrays).astype(np.float32)
     offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64)
     rows = max(1, min(len(features), CHUNK_BYTES // (4 * features.shape[1])))
@@ -79,25 +110,25 @@ def shard_bytes(video_ids, labels, arrays, attrs):
         f.create_dataset("offsets", data=offsets, chunks=True, fletcher32=True)
         f.create_dataset("video_id", data=np.asarray(video_ids, dtype=object), dtype=STRING)
         f.create_dataset("label", data=np.asarray(labels, dtype=object), dtype=STRING)
+        if files is not None:
+            f.create_dataset("video_bytes", data=np.asarray([s for s, _ in files], np.int64))
+            f.create_dataset("video_sha256", data=np.asarray([h for _, h in files], dtype=object),
+                             dtype=STRING)
         for key, value in attrs.items():
             plain = isinstance(value, (str, int, float, bool))
             f.attrs[key] = value if plain else json.dumps(value)
-        f.attrs[CHECKSUM] = content_sha256([features], offsets, video_ids, labels)
+        f.attrs[CHECKSUM] = content_sha256([features], offsets, video_ids, labels, files)
     return buffer.getvalue()
 
 
-def readable_size(n):
-    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
-
-
-def write_shard(path, video_ids, labels, arrays, attrs):
-    """Write one complete shard atomically. Too little free space for it, or a failed write,
-    is an Action2VecError naming the file and the space needed; no partial file is left."""
+def write_shard(path, video_ids, labels, arrays, attrs, files=None):
+    """Write one complete shard atomically; ``files``: each video's (size, SHA-256), or None. Too
+    little free space for it, or a failed write, is an Action2VecError naming the file and the
+    space needed; no partial file is left."""
     path = Path(path)
-    data = shard_bytes(video_ids, labels, arrays, attrs)
+    data = shard_bytes(video_ids, labels, arrays, attrs, files)
     free = shutil.disk_usage(path.parent).free
-    space = (f"{readable_size(len(data))} needed, {readable_size(free)} free; free some space "
-             f"and run again")
+    space = f"{space_needed(len(data), free)}; free some space and run again"
     if free < len(data):
         raise Action2VecError(f"{path}: not enough disk space: {space}")
     try:
@@ -108,7 +139,8 @@ def write_shard(path, video_ids, labels, arrays, attrs):
 
 
 class ShardWriter:
-    """Collects per-video arrays and writes a shard every ``max_videos`` videos."""
+    """Collects per-video arrays and writes a shard every ``max_videos`` videos. Each video may
+    come with its file's (size, SHA-256): all of a writer's videos, or none."""
 
     def __init__(self, out_dir, attrs, max_videos, first=0):
         self.out_dir = Path(out_dir)
@@ -117,10 +149,10 @@ class ShardWriter:
         self.max_videos = max_videos
         self.first = first  # number of the first shard written (after those kept by resume)
         self.count = 0
-        self.pending = ([], [], [])
+        self.pending = ([], [], [], [])
 
-    def add(self, video_id, label, array):
-        for column, value in zip(self.pending, (video_id, label, array)):
+    def add(self, video_id, label, array, file=None):
+        for column, value in zip(self.pending, (video_id, label, array, file)):
             column.append(value)
         if len(self.pending[0]) >= self.max_videos:
             self.flush()
@@ -128,9 +160,11 @@ class ShardWriter:
     def flush(self):
         if self.pending[0]:
             name = f"shard-{self.first + self.count:05d}.h5"
-            write_shard(self.out_dir / name, *self.pending, self.attrs)
+            ids, labels, arrays, files = self.pending
+            files = None if all(file is None for file in files) else files
+            write_shard(self.out_dir / name, ids, labels, arrays, self.attrs, files)
             self.count += 1
-            self.pending = ([], [], [])
+            self.pending = ([], [], [], [])
 
     def __enter__(self):
         return self
@@ -196,19 +230,46 @@ def decode_attr(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def read_shard(path):
-    """(video ids, labels, per-video arrays, attrs) of one shard, checked against its checksum:
-    a damaged shard, or one without a checksum, is a DamagedShard."""
+class Content(NamedTuple):
+    """All of one shard: ``files`` is each video's (size, SHA-256) of its file, or None for a
+    shard that does not record them."""
+    ids: list
+    labels: list
+    arrays: list
+    attrs: dict
+    files: list
+
+
+def read_files(f):
+    """The (size, SHA-256) of each video's file of an open shard, or None where it has none."""
+    if not set(FILE_DATASETS) <= set(f):
+        return None
+    return list(zip(map(int, f["video_bytes"][:]), f["video_sha256"].asstr()[:]))
+
+
+def read_content(path):
+    """The Content of one shard, checked against its checksum: a damaged shard, or one without a
+    checksum, is a DamagedShard."""
     with opened(path) as f:
         features, offsets = f["features"][:], f["offsets"][:]
         ids, labels = list(f["video_id"].asstr()[:]), list(f["label"].asstr()[:])
+        files = read_files(f)
         attrs = {k: decode_attr(v) for k, v in f.attrs.items()}
     if CHECKSUM not in attrs:
         raise UncheckedShard(path)
-    if attrs.pop(CHECKSUM) != content_sha256([features], offsets, ids, labels):
+    if attrs.pop(CHECKSUM) != content_sha256([features], offsets, ids, labels, files):
         raise DamagedShard(path, "content does not match its checksum")
     check_offsets(path, offsets, len(features), len(ids))
-    return ids, labels, [features[offsets[i]:offsets[i + 1]] for i in range(len(ids))], attrs
+    if files is not None and len(files) != len(ids):
+        raise DamagedShard(path, f"{len(files)} video files recorded for {len(ids)} videos")
+    arrays = [features[offsets[i]:offsets[i + 1]] for i in range(len(ids))]
+    return Content(ids, labels, arrays, attrs, files)
+
+
+def read_shard(path):
+    """(video ids, labels, per-video arrays, attrs) of one shard, checked against its checksum
+    (``read_content``)."""
+    return read_content(path)[:4]
 
 
 def check_offsets(path, offsets, rows, videos):
@@ -302,43 +363,73 @@ def shard_number(path):
     return int(Path(path).stem.split("-")[1])
 
 
+def same_file(recorded, current):
+    """Whether a shard's recorded (size, SHA-256) of a video's file is the current file's."""
+    if recorded is None:
+        return False
+    return (int(recorded[0]), str(recorded[1])) == (int(current[0]), str(current[1]))
+
+
 def resume(out_dir, key, wanted, damaged_dir):
     """Keep what an earlier run of the same extraction finished; return (ids done, next number).
 
-    A shard is kept when its ``feature_key`` attribute equals ``key`` (same extractor, weights
-    and clip settings) and its content matches its checksum, with the videos no longer in
-    ``wanted`` removed from it. Leftover temporary files, shards of other settings and shards
-    without a checksum are deleted; damaged shards are moved to ``damaged_dir``. The videos of
-    all of these are extracted again. Files are replaced, moved or deleted, never modified in
-    place (they may be read-only links into the DVC cache).
+    ``wanted`` is {video id: (size, SHA-256) of its file}. A shard is kept when its
+    ``feature_key`` attribute equals ``key`` (same extractor, weights and clip settings) and its
+    content matches its checksum, with the videos no longer in ``wanted`` removed from it, and
+    those whose file changed since (another size or content: replaced, re-encoded, or another
+    file under the same path of another dataset root), or whose shard does not record it
+    (written by an older version). Leftover temporary files, shards of other settings and
+    shards without a checksum are deleted; damaged shards are moved to ``damaged_dir``. The
+    videos of all of these are extracted again, and the log counts them. Files are replaced,
+    moved or deleted, never modified in place (they may be read-only links into the DVC cache).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for partial in out_dir.glob("*.tmp"):
         partial.unlink()
-    done, following = set(), 0
+    done, following, changed, unrecorded = set(), 0, 0, 0
     for path in sorted(out_dir.glob(PATTERN)):
         try:
             if read_attrs(path).get("feature_key") != key:
                 path.unlink()
                 continue
-            ids, labels, arrays, attrs = read_shard(path)
+            content = read_content(path)
         except UncheckedShard:
             log.warning("%s has no checksum (written by an older version): deleted, its videos "
                         "are extracted again", path)
             path.unlink()
             continue
         except DamagedShard as exc:
-            log.warning("%s is damaged (%s): moved to %s, its videos are extracted again", path,
-                        exc.reason, set_aside(path, damaged_dir))
+            moved = set_aside(path, damaged_dir)
+            log.warning("%s is damaged (%s): moved to %s, its videos are extracted again%s", path,
+                        exc.reason, moved, f"; {cache_fix(moved)}" if exc.linked else "")
             continue
-        keep = [i for i, video in enumerate(ids) if video in wanted and video not in done]
-        if not keep:
-            path.unlink()
-            continue
-        if len(keep) < len(ids):
-            write_shard(path, [ids[i] for i in keep], [labels[i] for i in keep],
-                        [arrays[i] for i in keep], attrs)
-        done.update(ids[i] for i in keep)
-        following = max(following, shard_number(path) + 1)
+        files = content.files or [None] * len(content.ids)
+        listed = [i for i, video in enumerate(content.ids) if video in wanted and video not in done]
+        keep = [i for i in listed if same_file(files[i], wanted[content.ids[i]])]
+        if content.files is None:
+            unrecorded += len(listed)
+        else:
+            changed += len(listed) - len(keep)
+        rewrite(path, content, keep)
+        if keep:
+            done.update(content.ids[i] for i in keep)
+            following = max(following, shard_number(path) + 1)
+    if changed:
+        log.warning("%d videos are extracted again: their file changed since they were extracted "
+                    "(another size or content)", changed)
+    if unrecorded:
+        log.warning("%d videos are extracted again: their shards were written by an older "
+                    "version, which did not record each video's file", unrecorded)
     return done, following
+
+
+def rewrite(path, content, keep):
+    """A shard with only its videos at positions ``keep``: left as it is when that is all of
+    them, deleted when none."""
+    if not keep:
+        path.unlink()
+    elif len(keep) < len(content.ids):
+        files = content.files and [content.files[i] for i in keep]
+        write_shard(path, *([column[i] for i in keep] for column in content[:3]), content.attrs,
+                    files)

@@ -12,7 +12,9 @@ embedding of the phrase.
 import difflib
 import functools
 import logging
+import os
 import re
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,9 +22,11 @@ import numpy as np
 
 from action2vec import Action2VecError, params
 from action2vec.dataset import name_map_rows
-from action2vec.labels import class_name, read_classes, read_name_map, split_name
+from action2vec.files import file_problem
+from action2vec.labels import (check_distinct, class_name, description_rows, listed,
+                               read_classes, read_name_map, split_name)
 from action2vec.paths import CLASSES, MODEL, PARAMS, PCA_MODEL, PCA_SHARDS, SEQUENCES
-from action2vec.pca import Projection
+from action2vec.pca import PICKLE_REFUSED, Projection
 from action2vec.progress import bar as progress_bar
 from action2vec.sequences import iter_batches, read_index
 from action2vec.semantics import class_means
@@ -67,10 +71,12 @@ class Trained:
         self.projection = Projection.load(require(self.project / PCA_MODEL, "PCA model"))
         self.features = read_attrs(shard_paths(require(self.project / PCA_SHARDS,
                                                        "PCA feature shards"))[0])
-        classes = read_classes(require(self.project / CLASSES, "class word vectors"))
-        self.spec, self.class_vectors, self.label_dim = classes.spec, classes.vectors, classes.dim
+        self.labels = read_classes(require(self.project / CLASSES, "class word vectors"))
+        self.spec, self.class_vectors = self.labels.spec, self.labels.vectors
+        self.label_dim = self.labels.dim
         self.params = params.read(require(self.project / PARAMS, "params file"))
         self.check_shapes()
+        self.check_trained_classes()
 
     def check_shapes(self):
         config = self.checkpoint["config"]
@@ -81,6 +87,20 @@ class Trained:
         if self.label_dim != config["embed_dim"]:
             raise Action2VecError(f"{self.model_path} embeds in {config['embed_dim']}-d but the "
                                   f"class word vectors ({self.spec}) are {self.label_dim}-d")
+
+    def check_trained_classes(self):
+        """Every class the model was trained towards must be a class of classes.json: a
+        classes file of another project is refused before any work."""
+        split = self.checkpoint.get("split")
+        seen = split.get("seen") if isinstance(split, dict) else None
+        if not isinstance(seen, list):
+            return
+        missing = [c for c in seen if c not in self.class_vectors]
+        if missing:
+            raise Action2VecError(
+                f"{self.project / CLASSES}: lacks {len(missing)} of the {len(seen)} classes "
+                f"{self.model_path} was trained on ({listed(missing, 3)}): the model and the "
+                "classes are not of one run of the pipeline; run `dvc repro`")
 
     @property
     def dim(self):
@@ -111,10 +131,15 @@ class Trained:
         path = require(self.project / SEQUENCES, "sequences")
         index = read_index(path)
         ids, labels = index.video_id, index.label
-        saved = self.model_path.with_suffix(".npz")
-        saved = np.load(saved) if saved.is_file() else None
-        if saved is not None and list(saved["video_id"]) == ids:
-            return ids, labels, saved["embedding"]
+        unknown = sorted(set(labels) - set(self.class_vectors))
+        if unknown:
+            raise Action2VecError(
+                f"{self.project / CLASSES}: lacks {len(unknown)} classes of the videos in "
+                f"{path} ({listed(unknown, 3)}): they are not of one run of the pipeline; run "
+                "`dvc repro`")
+        saved = saved_embeddings(self.model_path.with_suffix(".npz"), self.model_path, self.dim)
+        if saved is not None and saved[0] == ids:
+            return ids, labels, saved[1]
         return ids, labels, self.embed_sequences_file(path, len(ids))
 
     def embed_sequences_file(self, path, count, chunk=1024):
@@ -167,6 +192,10 @@ class Trained:
         settings = self.features["params"]
         videos = []
         for i, path in enumerate(paths):
+            problem = file_problem(path) if os.path.lexists(path) else None
+            if problem:  # a pipe or a device: never opened (reading one may never end)
+                on_error(path, problem)
+                continue
             info = probe(path, settings["decode"]["fps"], settings["decode"]["max_seconds"])
             if info["status"] != "ok":
                 on_error(path, info["reason"])
@@ -242,17 +271,43 @@ class Trained:
                 f"{len(self.space.words)} words) and {text!r} is not a class name"
                 + (f"; {'; '.join(hints)}" if hints else ""))
 
-    def label_vectors(self, names):
+    def label_vectors(self, names, source="--classes"):
         """(n, dim): label vectors of class names that need not be the project's classes (for
         zero-shot on other labels). The project's own classes keep the vectors the model was
-        trained against (classes.json); others go through the project's name map and are
-        embedded as phrases, all at once."""
-        name_map = self.name_map
+        trained against (classes.json); others are embedded as the project's classes were:
+        through the project's name map as phrases, or, when the project embedded descriptions,
+        as their descriptions in its descriptions file (a name without one is refused). Names
+        that share a label text would tie, and are refused; ``source`` (the option or file the
+        names came from) starts the errors."""
         others = [n for n in dict.fromkeys(names) if n not in self.class_vectors]
-        phrases = [self.keys(class_name(n, name_map).words, n) for n in others]
-        embedded = dict(zip(others, self.space.phrases(phrases))) if others else {}
+        if self.labels.descriptions:
+            inputs = self.descriptions_of(others, source)  # name -> its description
+            texts, embed = dict(inputs), self.space.texts
+        else:
+            inputs = {n: self.keys(class_name(n, self.name_map).words, n) for n in others}
+            texts = {n: " ".join(keys) for n, keys in inputs.items()}
+            embed = self.space.phrases
+        texts.update(self.labels.texts)  # the project's classes: what their vectors embed
+        check_distinct(names, [texts[n] for n in names], source, "list each class once",
+                       self.space.ignores_word_order)
+        embedded = dict(zip(others, embed([inputs[n] for n in others]))) if others else {}
         return np.asarray([self.class_vectors[n] if n in self.class_vectors else embedded[n]
                            for n in names], dtype=np.float32).reshape(len(names), self.dim)
+
+    def descriptions_of(self, names, source):
+        """{name: description} of class names that are not the project's, from the descriptions
+        file the project's class vectors embed; a name it does not describe is an error."""
+        record = self.labels.descriptions["file"]
+        path = Path(record) if Path(record).is_absolute() else self.project / record
+        rows = description_rows(path) if names else {}
+        missing = [n for n in names if n.strip().lower() not in rows]
+        if missing:
+            raise Action2VecError(
+                f"{source}: {listed(missing)}: not {'a class' if len(missing) == 1 else 'classes'}"
+                f" of the project, whose label vectors embed class descriptions ({record}), not "
+                "names: a new class needs a description there (a row name,description), or give "
+                "only the project's classes")
+        return {n: rows[n.strip().lower()][1] for n in names}
 
     def nearest_words(self, vector, k, exclude=(), vocab=None):
         """The ``k`` words most cosine-similar to a vector among the ``vocab`` most frequent of
@@ -262,6 +317,45 @@ class Trained:
         skip = {w.lower() for w in exclude}
         keys, matrix = self.space.vocabulary(vocab)
         return nearest(vector, keys, matrix, k, exclude={w for w in keys if w.lower() in skip})
+
+
+def saved_embeddings(path, model_path, dim):
+    """(video ids, (n, dim) embeddings) that the train stage saved beside a model
+    (``split-k.npz``), or None when there is no such file. A file there that is not one (not
+    an .npz archive, pickled or object data, missing arrays, wrong shapes, values that are not
+    finite) is an error naming it: nothing in it is run."""
+    if not os.path.lexists(path):
+        return None
+
+    def bad(problem):
+        return Action2VecError(f"{path}: not the video embeddings the train stage saves beside "
+                               f"{model_path} ({problem}); move it away, or run `dvc repro` "
+                               "to write it again")
+
+    problem = file_problem(path)
+    if problem:
+        raise bad(problem)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise bad("a single array, not an .npz archive")
+        with data:
+            missing = [k for k in ("video_id", "embedding") if k not in data.files]
+            if missing:
+                raise bad(f"no {' or '.join(missing)} array")
+            ids, embeddings = data["video_id"], data["embedding"]
+    except ValueError as exc:
+        raise bad(PICKLE_REFUSED if "pickle" in str(exc) else str(exc)) from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise bad(f"{type(exc).__name__}: {exc}") from None
+    if ids.ndim != 1 or ids.dtype.kind != "U":
+        raise bad(f"video_id is a {ids.ndim}-d {ids.dtype} array, not a 1-d array of strings")
+    if embeddings.shape != (len(ids), dim) or embeddings.dtype.kind != "f":
+        raise bad(f"embedding is a {embeddings.shape} {embeddings.dtype} array, not "
+                  f"({len(ids)}, {dim}) floats")
+    if not np.isfinite(embeddings).all():
+        raise bad("embedding has values that are not finite")
+    return ids.tolist(), embeddings
 
 
 def suggest(word, vocabulary, n=5, head=200_000):

@@ -10,7 +10,8 @@ them alike:
 
 A space has ``spec``, ``dim``, ``phrases(word lists)`` and ``phrase(words)``,
 ``texts(strings)``, ``key(word)`` (the vocabulary's spelling of a word, None when it has none),
-``missing(words)`` and ``vocabulary(n)``: the n most frequent words and their vectors.
+``missing(words)``, ``vocabulary(n)``: the n most frequent words and their vectors, and
+``ignores_word_order`` (whether "ball throw" and "throw ball" get one vector).
 """
 
 import functools
@@ -83,6 +84,7 @@ class WordSpace:
     """Word vectors as a label space: a phrase is the mean vector of its words."""
 
     kind = "word vector"  # what a phrase's vector is, in the command's output
+    ignores_word_order = True  # a mean of word vectors
 
     def __init__(self, spec, vectors):
         self.spec, self.vectors = spec, vectors
@@ -120,6 +122,7 @@ class SentenceSpace:
     """A sentence model as a label space: a phrase is embedded as the text of its words."""
 
     kind = "sentence embedding"
+    ignores_word_order = False
 
     def __init__(self, spec, device="cpu"):
         self.spec, self.device = spec, device

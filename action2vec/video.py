@@ -2,12 +2,15 @@
 duration (section 3.2: 30 fps, 14 s), with a check that they really decode.
 """
 
+import hashlib
 import math
 import os
 import re
 from pathlib import Path
 
 import numpy as np
+
+from action2vec.files import NOT_FOUND, file_problem
 
 with_decord = None
 
@@ -72,6 +75,21 @@ def read_frames(path, fps, max_seconds, size=None, block=64):
             raise BadVideo(f"truncated: decoder returned {len(frames)} of {len(chunk)} frames")
         parts.append(frames)
     return np.concatenate(parts)
+
+
+READ_BYTES = 1 << 20  # the chunk a file is hashed by
+
+
+def file_identity(path):
+    """(size in bytes, SHA-256 hex digest) of a file's bytes, read once as a stream: the file a
+    video's features belong to. A file replaced, re-encoded or found under another root with the
+    same relative path has another identity; a copy of the same bytes anywhere has the same."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(READ_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def first_line(message, limit=300):
@@ -151,8 +169,9 @@ def open_video(path):
     import av
 
     path = Path(path)
-    if not path.is_file():
-        return "no such file", None
+    problem = file_problem(path)
+    if problem:  # a pipe or a device would never end: not opened
+        return ("no such file" if problem == NOT_FOUND else problem), None
     if path.stat().st_size == 0:
         return "empty file", None
     try:
@@ -251,10 +270,11 @@ def probe(path, fps, max_seconds):
     structure (not shorter than its boxes or RIFF size say) and the end of the stream (its
     last keyframe, and the frames after it when they are few, decode: ``end_packets``). Damage
     inside the stream that the index does not show is found by the extraction's own decode,
-    which reports it the same way.
+    which reports it the same way. A video that passes also gets its file's ``bytes`` and
+    ``sha256`` (``file_identity``), read while the file is fresh in the page cache.
     """
     info = {"frames": 0, "fps": 0.0, "duration": 0.0, "width": 0, "height": 0,
-            "used_frames": 0, "status": "rejected", "reason": ""}
+            "used_frames": 0, "bytes": 0, "sha256": "", "status": "rejected", "reason": ""}
     problem, container = open_video(path)
     if problem:
         return {**info, "reason": problem}
@@ -271,6 +291,7 @@ def probe(path, fps, max_seconds):
             if used == 0:
                 raise BadVideo("no frames")
             info["height"], info["width"] = end_size(stream, tail)
+            info["bytes"], info["sha256"] = file_identity(path)
             info.update(used_frames=used, status="ok")
         except Exception as exc:  # noqa: BLE001 - PyAV raises its own on damaged data
             info["reason"] = decode_failure(path, exc)

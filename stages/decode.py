@@ -33,6 +33,15 @@ def probe_all(videos, fps, max_seconds, workers):
         return list(bar(pool.map(check, paths, chunksize=8)))
 
 
+def table_row(video, info):
+    """A video's row of videos.csv: the listing's columns, then probe's facts. A video the
+    listing refused (its ``refused`` reason: a path DVC does not see change, a broken link, a
+    second name of one file: dataset.refuse) is rejected with that reason, whatever it holds."""
+    video = dict(video)
+    refused = video.pop("refused", None)
+    return {**video, **info, **({"status": "rejected", "reason": refused} if refused else {})}
+
+
 def reason_kinds(reasons):
     """Rejections counted by kind, most frequent first: a reason is a kind, or a kind and
     details after ": " ("truncated: header declares 60 frames, only 44 decode")."""
@@ -50,7 +59,7 @@ def main():
     p = params.load("decode")
     cfg = p["decode"]
     videos = list_videos(p["dataset"]["name"], p["dataset"]["root"], p["dataset"]["list"])
-    table = pd.DataFrame([{**v, **info} for v, info in
+    table = pd.DataFrame([table_row(v, info) for v, info in
                           zip(videos, probe_all(videos, cfg["fps"], cfg["max_seconds"],
                                                 cfg["workers"]))])
     DECODE.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """Stage extract: clip features of every decodable video into HDF5 shards (params: decode,
 features). A video that fails here (a damaged stream that the decode stage's check does not
-decode, or one that decodes shorter than that stage counted) is logged and skipped;
+decode, one that decodes shorter than that stage counted, or a file changed since that stage
+checked it) is logged and skipped;
 data/features/rejected.csv lists every video left out, by the decode stage or here, and why.
 
 Under `torchrun` the shards to write are dealt out to the processes (shard k to rank k mod
@@ -9,8 +10,10 @@ world size); the shards are the same files a single process writes.
 The output is kept between runs (``persist`` in dvc.yaml): shards finished by an interrupted or
 earlier run with the same extractor, weights and clip settings are kept if they match their
 checksums, videos no longer listed are dropped from them, and only the videos not yet extracted
-are processed. Damaged shards are moved to .resume/damaged/ (outside the DVC output) and their
-videos extracted again.
+are processed. Each video's features are stored with its file's size and SHA-256 (the decode
+stage's ``bytes`` and ``sha256``): a video whose file changed since (replaced, re-encoded, or
+another file at the same relative path under another dataset root) is extracted again. Damaged
+shards are moved to .resume/damaged/ (outside the DVC output) and their videos extracted again.
 """
 
 import hashlib
@@ -43,6 +46,21 @@ def feature_key(attrs, seed):
 
 
 LEFT_OUT_COLUMNS = ["id", "path", "class", "stage", "reason"]
+FILE_COLUMNS = ["bytes", "sha256"]  # videos.csv's record of each video's file
+
+
+def check_file_columns(table):
+    """The decode stage's table must record each video's file, which its features belong to."""
+    missing = [c for c in FILE_COLUMNS if c not in table.columns]
+    if missing:
+        raise Action2VecError(f"{DECODED}: no column {', '.join(missing)} (each video's file "
+                              "size and SHA-256): written by an older decode stage; run `dvc "
+                              "repro` to run it again")
+
+
+def file_of(video):
+    """A video's file as its features record it: (size, SHA-256)."""
+    return int(video["bytes"]), video["sha256"]
 
 
 def write_left_out(rejected, failed):
@@ -62,6 +80,7 @@ def main():
         raise Action2VecError("features.device: cuda requested but no GPU is visible")
     rank, world = setup(cfg["device"])
     table, rejected = read_table(DECODED), read_table(REJECTED)
+    check_file_columns(table)
     videos = table[table.status == "ok"].to_dict("records")
     extractor = make_extractor(cfg["backbone"], cfg["layer"], cfg["weights"], p["seed"],
                                cfg["device"])
@@ -72,8 +91,9 @@ def main():
              "params": {"decode": dec, "features": cfg, "seed": p["seed"]}}
     attrs["feature_key"] = feature_key(attrs, p["seed"])
     # Rank 0 tidies up what earlier runs left; every rank then takes its share of the shards.
-    done, first = broadcast(resume(FEATURES, attrs["feature_key"], {v["id"] for v in videos},
-                                   DAMAGED) if rank == 0 else None)
+    wanted = {v["id"]: file_of(v) for v in videos}
+    done, first = broadcast(resume(FEATURES, attrs["feature_key"], wanted, DAMAGED)
+                            if rank == 0 else None)
     todo = [v for v in videos if v["id"] not in done]
     chunks = [todo[i:i + cfg["shard_videos"]] for i in range(0, len(todo), cfg["shard_videos"])]
     if rank == 0:
@@ -84,7 +104,7 @@ def main():
         with ShardWriter(FEATURES, attrs, cfg["shard_videos"], first + number) as writer:
             clips += extract(chunks[number], extractor, dec["fps"], dec["max_seconds"],
                              cfg["stride"], cfg["batch_size"],
-                             on_video=lambda v, f: writer.add(v["id"], v["class"], f),
+                             on_video=lambda v, f: writer.add(v["id"], v["class"], f, file_of(v)),
                              on_error=lambda v, msg: failed.append({**v, "reason": msg}),
                              progress=rank == 0, workers=dec["workers"])
     failed = [row for rows in gather(failed) for row in rows]

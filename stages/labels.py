@@ -7,13 +7,15 @@ import logging
 
 from action2vec import params
 from action2vec.dataset import name_map_rows, read_table
-from action2vec.labels import (class_vectors, class_words, descriptions_record,
+from action2vec.labels import (check_distinct, class_vectors, class_words, descriptions_record,
                                read_descriptions, read_name_map, write_classes)
 from action2vec.paths import CLASSES, DECODED
 from action2vec.stage import run
 from action2vec.vectors import load_space
 
 log = logging.getLogger("labels")
+DISTINCT_NAMES = ("distinct classes need distinct label texts: add a row to a name map "
+                  "(labels.name_map, a CSV name,words) that gives one of them other words")
 
 
 def main():
@@ -27,9 +29,13 @@ def main():
     words = [class_words(c, name_map) for c in classes]
     if described:
         texts = [described[c] for c in classes]
+        check_distinct(classes, texts, f"labels.descriptions: {cfg['descriptions']}",
+                       "give each class its own description")
         matrix = space.texts(texts)
         record = descriptions_record(cfg["descriptions"])
     else:
+        check_distinct(classes, [" ".join(w) for w in words], "labels", DISTINCT_NAMES,
+                       space.ignores_word_order)
         texts, matrix, record = None, class_vectors(classes, space, name_map), None
     write_classes(CLASSES, cfg["vectors"], classes, words, matrix, texts, record)
     log.info("%d classes as %d-d vectors of their %s (%s)", len(classes), matrix.shape[1],

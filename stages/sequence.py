@@ -6,9 +6,10 @@ import logging
 
 from action2vec import params
 from action2vec.files import atomic
+from action2vec.limits import check_free_space
 from action2vec.paths import PCA_SHARDS, SEQUENCES
-from action2vec.shards import iter_videos, read_attrs, shard_paths
-from action2vec.sequences import write_sequences
+from action2vec.shards import iter_videos, read_attrs, shard_paths, summary
+from action2vec.sequences import sequences_bytes, write_sequences
 from action2vec.stage import run
 
 log = logging.getLogger("sequence")
@@ -18,6 +19,9 @@ def main():
     cfg = params.load("sequence")["sequence"]
     dims = read_attrs(shard_paths(PCA_SHARDS)[0])["pca_dims"]
     SEQUENCES.parent.mkdir(parents=True, exist_ok=True)
+    videos = sum(summary(path).videos for path in shard_paths(PCA_SHARDS))
+    check_free_space(SEQUENCES.parent, sequences_bytes(videos, cfg["steps"], dims, cfg["dtype"]),
+                     f"{SEQUENCES.name} ({videos} videos x {cfg['steps']} steps x {dims})")
     with atomic(SEQUENCES) as tmp:  # a damaged shard met half way leaves no partial file
         count = write_sequences(tmp, iter_videos(PCA_SHARDS), cfg["steps"], dims, cfg["dtype"])
     log.info("%d videos as %d steps of %d features (%s)", count, cfg["steps"], dims, cfg["dtype"])

@@ -25,7 +25,6 @@ each data-parallel (DistributedDataParallel), and rank 0 writes the outputs.
 
 import json
 import logging
-import os
 from dataclasses import asdict
 
 import pandas as pd
@@ -35,8 +34,11 @@ from action2vec import Action2VecError, params
 from action2vec.distributed import broadcast, finish, setup
 from action2vec.files import file_sha256
 from action2vec.jobs import Job, forget_others, reuse, run_all, with_keys
-from action2vec.paths import (ALL_CLASSES, CLASSES, SEQUENCES, SPLITS, loss_plot,
+from action2vec.labels import read_classes
+from action2vec.limits import check_free_space, training_disk_bytes, usable_cores
+from action2vec.paths import (ALL_CLASSES, CLASSES, SEQUENCES, SPLITS, TRAIN, loss_plot,
                               projection_file, split_file)
+from action2vec.sequences import read_index
 from action2vec.stage import run
 from action2vec.training import TrainConfig
 from action2vec.zsl import read_splits
@@ -54,10 +56,6 @@ def plan(p):
                 str(projection_file(ratio, k)), p["train"]["store"], p["sequence"]["dtype"])
             for ratio in splits for k, split in enumerate(splits[ratio])
             for variant, r in pairs if r == ratio]
-
-
-def usable_cores():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def write_loss_plots(jobs):
@@ -83,6 +81,12 @@ def main():
     workers = 1 if world > 1 else max(1, min(cfg["workers"] or default, len(todo)))
     log.info("%d trainings: %d reused from the last run, %d to run on %d worker(s)",
              len(jobs), len(jobs) - len(todo), len(todo), workers)
+    scratch = len({job.scratch for job in todo}) if cfg["store"] == "disk" else 0
+    classes = read_classes(CLASSES)
+    check_free_space(TRAIN.parent, training_disk_bytes(
+        cfg, read_index(SEQUENCES).dim, classes.dim, len(classes.names), len(todo),
+        min(workers, scratch), SEQUENCES.stat().st_size),
+        f"{len(todo)} trainings' models and resume states, and their scratch sequences")
     run_all(todo, workers, cfg["epochs"])
     finish()
     if rank == 0:

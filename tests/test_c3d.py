@@ -104,3 +104,24 @@ def test_refuses_a_file_that_does_not_fit(tmp_path):
     (tmp_path / "junk.pth").write_text("junk")
     with pytest.raises(Action2VecError, match="cannot read"):
         load_c3d_weights(C3D(), tmp_path / "junk.pth")
+
+
+def test_refuses_a_file_holding_code_with_one_line_and_no_advice_to_load_it(tmp_path):
+    """torch's refusal advises weights_only=False or allowing the object: both would run it."""
+    from conftest import RunsCode
+
+    marker = tmp_path / "ran"
+    torch.save({"conv1.weight": RunsCode(marker)}, tmp_path / "code.pth")
+    with pytest.raises(Action2VecError) as error:
+        load_c3d_weights(C3D(), tmp_path / "code.pth")
+    message = str(error.value)
+    assert message == (f"features.weights: {tmp_path / 'code.pth'} holds the Python object "
+                       "getattr, not only tensors: refused, as loading it could run code; save "
+                       "the weights alone (torch.save(model.state_dict(), path))")
+    assert not marker.exists()
+    (tmp_path / "junk.pth").write_bytes(b"\x80\x02junk")
+    with pytest.raises(Action2VecError) as error:
+        load_c3d_weights(C3D(), tmp_path / "junk.pth")
+    assert str(error.value).startswith(f"features.weights: cannot read {tmp_path / 'junk.pth'} "
+                                       "as a PyTorch weights file (torch.save of a state_dict): ")
+    assert "\n" not in str(error.value) and "weights_only" not in str(error.value)

@@ -3,6 +3,7 @@ embed, nearest, analogy, export, info. Commands run in this process (cli.main); 
 script that setup.cfg installs is run once, as a process."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -276,6 +277,38 @@ def test_model_path_override_and_a_project_that_has_not_run(project, tmp_path):
     assert "data/train/action2vec/all/split-0.pt: model not found; run `dvc repro`" in empty.stderr
 
 
+def test_malformed_embeddings_beside_a_model_are_one_line_naming_them(project, tmp_path):
+    """The .npz beside a --model checkpoint with object arrays, pickled content or missing keys
+    ended in tracebacks; now one line names it, and nothing in it runs."""
+    model = tmp_path / "model.pt"
+    shutil.copy(project / MODEL, model)
+    beside = tmp_path / "model.npz"
+    with open(beside, "wb") as f:
+        np.savez(f, video_id=np.array(["x"], dtype=object), embedding=np.zeros((1, 2)))
+    done = run(project, "nearest", "spin ring", "--model", model)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"error: {beside}: not the video embeddings the train stage saves beside {model} "
+        "(refused: it holds or is read as pickled data, which could run code; nothing in it was "
+        "run); move it away, or run `dvc repro` to write it again")
+    with open(beside, "wb") as f:
+        np.savez(f, video_id=np.array(["x"]))
+    done = run(project, "nearest", "spin ring", "--model", model)
+    assert done.stderr.splitlines()[-1].endswith("(no embedding array); move it away, or run "
+                                                 "`dvc repro` to write it again")
+
+
+def test_embed_refuses_class_names_that_tie(project, new_videos, tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("Throw Ball\nthrow ball\nthrow_ball\n")
+    done = run(project, "embed", new_videos[0], "--classes-file", names)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines()[-1] == (
+        f"error: --classes-file {names}: classes 'Throw Ball', 'throw ball' and 'throw_ball' "
+        "have the same label text 'throw ball', so they would share one label vector; list "
+        "each class once")
+
+
 def test_embed_walks_a_folder_and_reports_each_file_that_is_not_a_video(project, new_videos,
                                                                         tmp_path):
     folder = tmp_path / "clips"
@@ -321,18 +354,27 @@ def test_embed_refuses_an_empty_folder_before_any_work(tmp_path):
 
 def test_a_bad_classes_file_is_an_error_naming_it(tmp_path):
     missing, comments, twice = tmp_path / "missing.txt", tmp_path / "c.txt", tmp_path / "t.txt"
+    latin, pipe = tmp_path / "latin.txt", tmp_path / "pipe"
     comments.write_text("# nothing yet\n\n   \n")
     twice.write_text("kick ball\n# spin ring\nfly kite\n kick ball\n")
+    latin.write_bytes("kick ball\nspin café\n".encode("latin-1"))
+    os.mkfifo(pipe)
     errors = {}
-    for path in (missing, comments, twice):
+    for path in (missing, comments, twice, latin, pipe):
         done = run(tmp_path, "embed", "clip.mp4", "--classes-file", path)
         assert done.returncode == 1
         errors[path] = done.stderr.splitlines()[-1]
     assert errors == {
-        missing: f"error: --classes-file {missing}: cannot read it (No such file or directory)",
+        missing: f"error: --classes-file {missing}: not found",
         comments: f"error: --classes-file {comments}: no class names (one per line; blank lines "
                   "and lines starting with # are left out)",
-        twice: f"error: --classes-file {twice}, line 4: 'kick ball' is already listed on line 1"}
+        twice: f"error: --classes-file {twice}, line 4: 'kick ball' is already listed on line 1",
+        latin: f"error: --classes-file {latin}: not UTF-8 text (byte 0xe9 at offset 18, line 2); "
+               "save it as UTF-8",
+        pipe: f"error: --classes-file {pipe}: not a regular file but a named pipe (FIFO)"}
+    done = run(tmp_path, "embed", "clip.mp4", "--classes", pipe)  # a path: read as a file
+    assert done.stderr.splitlines()[-1] == (f"error: --classes {pipe}: not a regular file but a "
+                                            "named pipe (FIFO)")
 
 
 def test_classes_and_a_classes_file_cannot_be_combined(tmp_path):

@@ -7,8 +7,9 @@ import sys
 import pytest
 
 from action2vec import Action2VecError
-from action2vec.dataset import list_videos, name_map_rows, read_split_column, read_table
-from conftest import ROOT, kinetics_layout
+from action2vec.dataset import (OUTSIDE, list_videos, name_map_rows, read_split_column,
+                                read_table)
+from conftest import ROOT, kinetics_layout, run_stage, stage_project
 
 
 def test_rendered_index_lists_paths_classes_and_ids(tmp_path):
@@ -62,7 +63,7 @@ def test_absolute_paths_in_the_index_get_ids_inside_or_outside_the_root(tmp_path
     assert videos == {"a/x.mp4": {"id": "a/x.mp4", "path": f"{root}/a/x.mp4",
                                   "class": "roll ball"},
                       elsewhere.as_posix(): {"id": elsewhere.as_posix(), "path": str(elsewhere),
-                                             "class": "drop box"}}
+                                             "class": "drop box", "refused": OUTSIDE}}
 
 
 @pytest.mark.parametrize("row, message", [("a/x.mp4,", "index.csv:3: empty class"),
@@ -255,12 +256,94 @@ def test_folder_lists_every_file_below_each_class_folder(tmp_path, video_file, c
     assert all(status[i]["status"] == "ok" for i in status if i != "brush_hair/notes.txt")
 
 
-def test_folder_follows_links_and_reads_a_looping_link_once(tmp_path, video_file, caplog):
-    root = folder_layout(tmp_path / "clips", video_file)
-    (root / "brush_hair/2024/again").symlink_to(root / "brush_hair")
+FOLDER_LINK = "DVC's hash of dataset.root leaves out what a link to a folder holds"
+
+
+def links_layout(root, video_file):
+    """folder_layout with links of every kind: a loop to the root (as ``swing stick/loop -> ..``
+    in the issue), a link to another class's folder, a class folder that is a link, links to a
+    video inside and outside the root, a dangling link and a link to itself; and the video
+    outside the root."""
+    folder_layout(root, video_file)
+    outside = video_file("outside.mp4", n_frames=8, height=48, width=64)
+    (root / "brush_hair/loop").symlink_to("..")
+    (root / "brush_hair/2024/lips").symlink_to(root / "ApplyLipstick")
+    (root / "Linked").symlink_to(root / "brush_hair")
+    (root / "ApplyLipstick/again.mp4").symlink_to("../brush_hair/x.mp4")
+    (root / "ApplyLipstick/outside.mp4").symlink_to(outside)
+    (root / "brush_hair/gone.mp4").symlink_to(root / "nowhere.mp4")
+    (root / "brush_hair/self.mp4").symlink_to("self.mp4")
+    return root, outside
+
+
+def test_folder_reads_links_as_dvc_hashes_them_and_lists_no_file_twice(tmp_path, video_file,
+                                                                       caplog):
+    root, outside = links_layout(tmp_path / "clips", video_file)
     with caplog.at_level(logging.WARNING):
         videos = list_videos("folder", root)
-    assert len(videos) == 5 and "already read: skipped" in caplog.text
+    assert {v["id"]: v.get("refused") for v in videos} == {
+        "ApplyLipstick/a.mp4": None, "ApplyLipstick/b.avi": None,
+        "ApplyLipstick/outside.mp4": None,  # a link to a file: DVC hashes the file
+        "ApplyLipstick/again.mp4": "second name of one file: it leads to the file of "
+                                   "brush_hair/x.mp4, which is read; keep one name",
+        "brush_hair/2024/day 1/y.mkv": None, "brush_hair/notes.txt": None,
+        "brush_hair/x.mp4": None,
+        "brush_hair/gone.mp4": "dangling link: what it leads to does not exist; restore it "
+                               "or remove the link",
+        "brush_hair/self.mp4": "link loop: the link leads back to itself; remove it"}
+    # links to folders are not followed (DVC leaves out what they hold), each named in the log
+    for link in ("Linked", "brush_hair/loop", "brush_hair/2024/lips"):
+        assert f"{root / link}: a link to a folder, not followed: {FOLDER_LINK}" in caplog.text
+    assert len({os.path.realpath(v["path"]) for v in videos if "refused" not in v}) == 6
+    assert [v["path"] for v in videos if v["id"] == "ApplyLipstick/outside.mp4"] == [
+        str(root / "ApplyLipstick/outside.mp4")]
+
+
+def test_decode_rejects_what_the_listing_refused_with_its_reason(tmp_path, video_file):
+    root, _ = links_layout(tmp_path / "clips", video_file)
+    project = tmp_path / "project"
+    project.mkdir()
+    stage_project(project, dataset={"name": "folder", "root": str(root)})
+    done = run_stage(project, "decode")
+    assert done.returncode == 0, done.stderr
+    table = read_table(project / "data/decode/videos.csv").set_index("id")
+    assert table.index.is_unique and len(table) == 9
+    assert sorted(table[table.status == "ok"].index) == [
+        "ApplyLipstick/a.mp4", "ApplyLipstick/b.avi", "ApplyLipstick/outside.mp4",
+        "brush_hair/2024/day 1/y.mkv", "brush_hair/x.mp4"]
+    rejected = read_table(project / "data/decode/rejected.csv").set_index("id").reason
+    assert rejected.str.split(":").str[0].to_dict() == {
+        "ApplyLipstick/again.mp4": "second name of one file",
+        "brush_hair/gone.mp4": "dangling link", "brush_hair/notes.txt": "not a video container",
+        "brush_hair/self.mp4": "link loop"}
+    assert "1 rejected: link loop\n" in done.stderr
+    assert f"{root}/brush_hair/loop: a link to a folder, not followed" in done.stderr
+
+
+def test_list_and_published_layouts_refuse_links_as_the_folder_dataset_does(tmp_path,
+                                                                            video_file):
+    root, outside = links_layout(tmp_path / "clips", video_file)
+    (root / "mine.csv").write_text(
+        "path,class\nbrush_hair/x.mp4,brush_hair\nApplyLipstick/again.mp4,brush_hair\n"
+        "ApplyLipstick/outside.mp4,ApplyLipstick\nbrush_hair/loop,brush_hair\n"
+        "Linked/x.mp4,brush_hair\nbrush_hair/gone.mp4,brush_hair\n"
+        f"brush_hair/self.mp4,brush_hair\n{outside},ApplyLipstick\n")
+    reasons = {v["id"]: v.get("refused", "").split(":")[0]
+               for v in list_videos("list", root, "mine.csv")}
+    assert reasons == {"brush_hair/x.mp4": "", "ApplyLipstick/again.mp4": "second name of one file",
+                       "ApplyLipstick/outside.mp4": "", "brush_hair/loop": "link to a folder",
+                       "Linked/x.mp4": "below a link to a folder",
+                       "brush_hair/gone.mp4": "dangling link", "brush_hair/self.mp4": "link loop",
+                       outside.as_posix(): "outside dataset.root"}
+    ucf = tmp_path / "ucf"
+    ucf_layout(ucf, video_file)
+    real = ucf / "UCF-101/Basketball"
+    real.rename(ucf / "elsewhere")
+    real.symlink_to(ucf / "elsewhere")  # a class folder that is a link: DVC leaves it out
+    reasons = {v["id"]: v.get("refused", "") for v in list_videos("ucf101", ucf)}
+    assert reasons["UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi"] == ""
+    assert reasons["UCF-101/Basketball/v_Basketball_g01_c01.avi"].startswith(
+        f"below a link to a folder: UCF-101/Basketball is a link; {FOLDER_LINK}")
 
 
 def test_folder_errors_name_the_folder(tmp_path, video_file):
@@ -315,7 +398,7 @@ def test_list_reads_paths_classes_and_the_split_column(tmp_path, video_file):
     videos = list_videos("list", root, "lists/mine.csv")
     assert videos == [  # sorted by id
         {"id": outside.as_posix(), "path": str(outside), "class": "ApplyLipstick",
-         "split": "test"},
+         "split": "test", "refused": OUTSIDE},  # DVC would not see it change
         {"id": "ApplyLipstick/a.mp4", "path": f"{root}/ApplyLipstick/a.mp4",
          "class": "ApplyLipstick", "split": "train"},
         {"id": "brush_hair/x.mp4", "path": f"{root}/brush_hair/x.mp4", "class": "brush_hair",

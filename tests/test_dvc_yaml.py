@@ -210,3 +210,19 @@ def test_a_stage_declares_the_artefacts_its_script_names(dvc_stages, name):
     assert not missing, (f"dvc.yaml stage {name}: {script_of(stage).relative_to(ROOT)} names "
                          f"{', '.join(missing)}, which the stage neither depends on nor "
                          "writes; add it to its deps")
+
+
+def test_every_stage_comes_after_the_params_check():
+    """DVC removes a stage's outputs just before running it: the check of params.yaml must run
+    first, so that a refused value stops the run before anything is removed."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT), config={"core": {"no_scm": True}}) as repo:
+        graph = repo.index.graph  # edges point from a stage to the stages it depends on
+        check = next(stage for stage in graph if stage.name == "check")
+        after = nx.ancestors(graph, check)
+        loose = sorted(stage.name for stage in graph if stage is not check and stage not in after)
+    assert not loose, f"dvc.yaml: stages {loose} do not depend on the check stage's output"
+    dep_paths = {dep.def_path for dep in check.deps}
+    assert "params.yaml" in dep_paths  # any edit of params.yaml reruns the check

@@ -135,6 +135,32 @@ def test_describe_a_missing_file(tmp_path):
         describe(tmp_path / "nothing.h5")
 
 
+def test_describe_says_what_a_pipe_or_a_device_is(tmp_path):
+    """A named pipe or /dev/zero is "not a regular file", not "no such file"; never opened."""
+    os.mkfifo(tmp_path / "pipe.h5")
+    with pytest.raises(Action2VecError, match=f"^{tmp_path / 'pipe.h5'}: not a regular file but "
+                                              r"a named pipe \(FIFO\)$"):
+        describe(tmp_path / "pipe.h5")
+    with pytest.raises(Action2VecError, match="^/dev/zero: not a regular file but a character "
+                                              "device$"):
+        describe("/dev/zero")
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b'{"format": "word2vec"}', "not the metadata.json of an `action2vec export` (no metrics)"),
+    (b'{"format": "word2vec", "metrics": {}, "dataset": []}',
+     "not the metadata.json of an `action2vec export` (no dataset.name)"),
+    (b"[" * 100_000, "not valid JSON (its JSON is nested too deeply)"),
+    (b'{"format": "w\xe9"}', "not valid JSON (not UTF-8 text (byte 0xe9 at offset 13, line 1))"),
+], ids=["no metrics", "dataset", "nested", "latin-1"])
+def test_describe_malformed_metadata_in_one_line(tmp_path, content, problem):
+    path = tmp_path / "metadata.json"
+    path.write_bytes(content)
+    with pytest.raises(Action2VecError) as caught:
+        describe(path)
+    assert str(caught.value) == f"{path}: {problem}"
+
+
 def test_describe_export_metadata(tmp_path):
     meta = {"format": "word2vec", "dataset": {"name": "ucf101"}, "classes": {"a": "a"},
             "n_videos": 0, "words": {"count": 0}, "dim": 50,

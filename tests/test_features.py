@@ -87,6 +87,28 @@ def test_a_video_shorter_than_the_decode_stage_counted_is_reported(video_file, t
     assert done == [str(tmp_path / "w.mp4")]
 
 
+def test_a_file_changed_since_the_decode_stage_checked_it_is_reported(video_file, tmp_path):
+    """Files changed between the stages that still decode to the frames counted (here: bytes
+    after the stream that the decoder ignores): their features would be recorded as the checked
+    files'; they are reported instead, by size or by content."""
+    same_size, longer = video_file("s.mp4", n_frames=16), video_file("l.mp4", n_frames=16)
+    data = same_size.read_bytes()
+    for path in (same_size, longer):
+        path.write_bytes(data + bytes(10))
+    videos = [{"path": str(p), **probe(p, 30, 14)} for p in (same_size, longer)]
+    same_size.write_bytes(data + b"\1" * 10)
+    longer.write_bytes(data + bytes(20))
+    videos.append({"path": str(video_file("w.mp4", 8)), **probe(tmp_path / "w.mp4", 30, 14)})
+    done, failed = [], []
+    extract(videos, MeanColour(), 30, 14, 4, 2, on_video=lambda v, f: done.append(v["path"]),
+            on_error=lambda v, msg: failed.append((v["path"], msg)), progress=False)
+    size = len(data) + 10
+    assert failed == [
+        (str(same_size), "changed: other bytes than the decode stage checked (another SHA-256)"),
+        (str(longer), f"changed: {size + 10} bytes, the decode stage checked {size}")]
+    assert done == [str(tmp_path / "w.mp4")]
+
+
 @pytest.mark.parametrize("batch_size", [1, 5])
 def test_features_do_not_depend_on_batching(video_file, batch_size):
     videos = [{"path": str(video_file(f"v{n}.mp4", n_frames=n)), "n": n} for n in (9, 12)]

@@ -1,18 +1,21 @@
 import json
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from action2vec import Action2VecError
-from action2vec import wordnet
+from action2vec import labels, wordnet
 from action2vec.dataset import packaged_classes
-from action2vec.labels import (ClassName, class_vectors, class_words, read_classes,
-                               read_descriptions, read_name_map, write_classes)
+from action2vec.labels import (CLASSES_LIMIT, ClassName, check_label_files, class_vectors,
+                               class_words, read_classes, read_descriptions, read_name_map,
+                               shared_texts, write_classes)
 from action2vec.render import CLASSES
 from action2vec.vectors import WordSpace, load_space, load_vectors
 
-from conftest import run_stage, stage_project
+from conftest import run_stage, run_stage_ok, stage_project
+from project import set_params
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def test_bad_name_maps_are_refused_naming_file_and_line(tmp_path):
     with pytest.raises(Action2VecError, match=r"map.csv:3: 'run' is mapped twice"):
         read_name_map(custom)
     assert read_name_map(custom, dataset="b")["run"].words == ["jog"]
-    with pytest.raises(Action2VecError, match="nowhere.csv not found"):
+    with pytest.raises(Action2VecError, match="nowhere.csv: not found"):
         read_name_map(tmp_path / "nowhere.csv")
 
 
@@ -132,12 +135,21 @@ GOOD = {"vectors": "v", "dim": 2, "descriptions": None,
     (json.dumps({**GOOD, "classes": [{**GOOD["classes"][0], "text": None}]}),
      "'swim': no string 'text'"),
     (json.dumps({**GOOD, "descriptions": "d.csv"}), "'descriptions' is neither null nor"),
+    ("[" * 100_000 + "]" * 100_000, "its JSON is nested too deeply"),
+    (json.dumps({**GOOD, "classes": [{**GOOD["classes"][0], "vector": [float("nan"), 1.0]}]}),
+     "'swim': 'vector' has values that are not finite"),
+    ('{"vectors": "v", "dim": 2, "classes": [{"name": "swim", "vector": [1e999, 1]}]}',
+     "'swim': 'vector' has values that are not finite"),
+    (json.dumps({**GOOD, "classes": [{**GOOD["classes"][0], "vector": [True, 1.0]}]}),
+     "'swim': 'vector' is not a list of 2 numbers"),
+    ('{"vectors": "caf\xe9"}'.encode("latin-1"),
+     "not UTF-8 text (byte 0xe9 at offset 16, line 1)); run"),
 ], ids=["missing", "not JSON", "not a dict", "dim", "no classes", "no name", "twice", "vector",
-        "words", "text", "descriptions"])
+        "words", "text", "descriptions", "nested", "nan", "inf", "bool", "latin-1"])
 def test_a_missing_or_malformed_classes_file_is_an_error_naming_it(tmp_path, text, problem):
     path = tmp_path / "classes.json"
     if text is not None:
-        path.write_text(text)
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(Action2VecError) as caught:
         read_classes(path)
     assert str(caught.value).startswith(f"{path}: ") and problem in str(caught.value)
@@ -162,7 +174,7 @@ def test_descriptions_are_read_for_each_class(tmp_path):
 
 
 @pytest.mark.parametrize("text, problem", [
-    (None, "descriptions.csv not found"),
+    (None, "descriptions.csv: not found"),
     ("name,description\nswim,x\n", "descriptions.csv:1: the header must be class,description "
                                    "(got name,description)"),
     ("", "descriptions.csv:1: the header must be class,description (got nothing)"),
@@ -192,19 +204,151 @@ def test_a_sentence_model_embeds_each_class_name_as_a_phrase(tmp_path):
                                atol=1e-6)
 
 
+def decoded_classes(root, classes):
+    decode = root / "data" / "decode"
+    decode.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"class": classes, "status": ["ok"] * len(classes)}).to_csv(
+        decode / "videos.csv", index=False)
+
+
+def descriptions_project(root, vectors, descriptions, classes):
+    """A project whose labels stage embeds ``descriptions`` (CSV text) of ``classes``."""
+    stage_project(root, labels={"vectors": vectors,
+                                "descriptions": "data/descriptions/classes.csv"})
+    (root / "data" / "descriptions").mkdir(parents=True)
+    (root / "data" / "descriptions" / "classes.csv").write_text(descriptions)
+    decoded_classes(root, classes)
+
+
 def test_the_labels_stage_refuses_descriptions_with_word_vectors(tmp_path):
-    stage_project(tmp_path, labels={"vectors": "glove-6b-50d",
-                                    "descriptions": "data/descriptions/classes.csv"})
-    (tmp_path / "data" / "descriptions").mkdir(parents=True)
-    (tmp_path / "data" / "descriptions" / "classes.csv").write_text(
-        "class,description\nroll ball,a ball rolls\n")
-    decode = tmp_path / "data" / "decode"
-    decode.mkdir(parents=True)
-    pd.DataFrame({"class": ["roll ball"], "status": ["ok"]}).to_csv(decode / "videos.csv",
-                                                                     index=False)
+    descriptions_project(tmp_path, "glove-6b-50d", "class,description\nroll ball,a ball rolls\n",
+                         ["roll ball"])
     done = run_stage(tmp_path, "labels")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
         "error: labels.vectors glove-6b-50d are word vectors: they embed words, not texts such "
         "as descriptions (labels.descriptions); use a sentence model (minilm)")
     assert not (tmp_path / "data" / "labels").exists()
+
+
+def test_a_classes_file_too_large_for_any_dataset_is_refused_before_it_is_read(tmp_path,
+                                                                               monkeypatch):
+    """300k classes (330 MB) took 17 s to parse before an AxisError: a file over the limit
+    (a sparse one here) is refused at once, and the labels stage never writes one."""
+    path = tmp_path / "classes.json"
+    with open(path, "wb") as f:
+        f.truncate(CLASSES_LIMIT + 1)
+    start = time.monotonic()
+    with pytest.raises(Action2VecError, match=f"^{path}: not a classes file of the labels stage "
+                                              r"\(256.0 MiB, more than the 256.0 MiB such a "
+                                              r"file can be\); run `dvc repro labels`"):
+        read_classes(path)
+    assert time.monotonic() - start < 0.5
+    monkeypatch.setattr(labels, "CLASSES_LIMIT", 1000)  # the writer keeps to the reader's limit
+    with pytest.raises(Action2VecError, match=r"1 classes of 100-d label vectors make \d+ "
+                                              r"bytes, more than a classes file can be \(1000 "
+                                              r"bytes\)"):
+        write_classes(path, "v", ["a"], [["a"]], np.zeros((1, 100)))
+
+
+LATIN_1 = "Café".encode("latin-1")
+
+
+@pytest.mark.parametrize("read, param, content, problem", [
+    (read_name_map, "labels.name_map", b"name,words\nRun" + LATIN_1 + b",run\n",
+     "not UTF-8 text (byte 0xe9 at offset 17, line 2); save it as UTF-8"),
+    (lambda path: read_descriptions(path, ["swim"]), "labels.descriptions",
+     b"class,description\nswim,a " + LATIN_1 + b" swim\n",
+     "not UTF-8 text (byte 0xe9 at offset 28, line 2); save it as UTF-8"),
+    (read_name_map, "labels.name_map", b"name,words\nrun,r\x00un\n", "not text (a NUL byte"),
+    (read_name_map, "labels.name_map", b"name,words\nrun,\"" + b"r" * 200_000 + b"\"\n",
+     "2: not a CSV row (field larger than field limit"),
+], ids=["name map", "descriptions", "NUL", "huge field"])
+def test_label_files_that_are_not_utf8_text_are_refused_naming_the_byte(tmp_path, read, param,
+                                                                         content, problem):
+    path = tmp_path / "mine.csv"
+    path.write_bytes(content)
+    with pytest.raises(Action2VecError) as caught:
+        read(path)
+    assert str(caught.value).startswith(f"{param}: {path}") and problem in str(caught.value)
+
+
+def test_label_files_in_excel_utf8_with_a_byte_order_mark_are_read(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_bytes("\ufeffname,words\nCaféRun,run fast\n".encode())
+    assert read_name_map(path)["caférun"].words == ["run", "fast"]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("", "mine.csv is empty: it would map no class name and replace the packaged map (leave "
+         "labels.name_map empty for the packaged map)"),
+    ("name,words\n\n", "mine.csv has no rows: it would map no class name and replace the "
+                        "packaged map"),
+], ids=["empty", "header only"])
+def test_a_name_map_that_maps_nothing_is_refused(tmp_path, text, problem):
+    """An empty name-map file used to replace the packaged map silently."""
+    path = tmp_path / "mine.csv"
+    path.write_text(text)
+    with pytest.raises(Action2VecError) as caught:
+        read_name_map(path)
+    assert str(caught.value).startswith(f"labels.name_map: {tmp_path}/{problem}")
+
+
+def test_check_label_files_refuses_what_the_labels_stage_would(tmp_path):
+    """The params check's call: each file named by labels.name_map or labels.descriptions must
+    be a UTF-8 CSV of its kind."""
+    good_map, good_descriptions = tmp_path / "map.csv", tmp_path / "d.csv"
+    good_map.write_text("name,words\nThrowBall,throw ball\n")
+    good_descriptions.write_text("class,description\nswim,someone swims\n")
+    check_label_files(good_map, good_descriptions)
+    check_label_files(None, None)
+    (tmp_path / "latin.csv").write_bytes(b"class,description\nswim," + LATIN_1 + b"\n")
+    with pytest.raises(Action2VecError, match="labels.descriptions: .*latin.csv: not UTF-8"):
+        check_label_files(good_map, tmp_path / "latin.csv")
+    with pytest.raises(Action2VecError, match="labels.name_map: .*gone.csv: not found"):
+        check_label_files(tmp_path / "gone.csv", None)
+    with pytest.raises(Action2VecError, match="labels.name_map: .*d.csv needs the columns"):
+        check_label_files(good_descriptions, None)
+
+
+def test_shared_texts_groups_names_of_one_label_text():
+    names = ["ThrowBall", "throw ball", "ball throw", "kick ball"]
+    texts = ["throw ball", "Throw  Ball", "ball throw", "kick ball"]
+    assert shared_texts(names, texts) == [(["ThrowBall", "throw ball"], "throw ball")]
+    assert shared_texts(names, texts, ignore_order=True) == [
+        (["ThrowBall", "throw ball", "ball throw"], "throw ball")]
+
+
+def test_the_labels_stage_refuses_classes_that_share_a_label_text(tmp_path):
+    """Classes ThrowBall and "throw ball" of one dataset got identical label vectors; the stage
+    refuses them by name, says how to fix it, and a name-map row fixes it."""
+    stage_project(tmp_path)
+    decoded_classes(tmp_path, ["ThrowBall", "throw ball", "kick ball"])
+    done = run_stage(tmp_path, "labels")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: labels: classes 'ThrowBall' and 'throw ball' have the same label text 'throw "
+        "ball', so they would share one label vector; distinct classes need distinct label "
+        "texts: add a row to a name map (labels.name_map, a CSV name,words) that gives one of "
+        "them other words")
+    assert not (tmp_path / "data" / "labels").exists()
+    decoded_classes(tmp_path, ["ball throw", "throw ball"])  # a mean of word vectors: one vector
+    done = run_stage(tmp_path, "labels")
+    assert done.returncode == 1 and "classes 'ball throw' and 'throw ball'" in done.stderr
+    (tmp_path / "map.csv").write_text("name,words\nball throw,hurl ball\n")
+    set_params(tmp_path, labels={"name_map": "map.csv"})
+    run_stage_ok(tmp_path, "labels")
+    assert read_classes(tmp_path / "data" / "labels" / "classes.json").texts == {
+        "ball throw": "hurl ball", "throw ball": "throw ball"}
+
+
+def test_the_labels_stage_refuses_classes_that_share_a_description(tmp_path):
+    descriptions_project(tmp_path, "minilm",
+                         "class,description\nroll ball,a ball rolls\nkick ball,A ball  rolls\n",
+                         ["roll ball", "kick ball"])
+    done = run_stage(tmp_path, "labels")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: labels.descriptions: data/descriptions/classes.csv: classes 'kick ball' and "
+        "'roll ball' have the same label text 'A ball  rolls', so they would share one label "
+        "vector; give each class its own description")

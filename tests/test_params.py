@@ -207,3 +207,28 @@ def test_label_spaces_to_compare_are_a_list_of_names():
     assert params.validate(tree) == tree
     message = check(lambda p: p["semantics"].update(compare_vectors="minilm"))
     assert "semantics.compare_vectors: must be a list of non-empty strings" in message
+
+
+@pytest.mark.parametrize("key,value,problem", [
+    (("seed",), 99999999999999999999999, "seed: must be <= 4294967295"),
+    (("zsl", "bootstrap"), 0, "zsl.bootstrap: must be >= 100"),
+    (("train", "lstm1"), 100000, "train.lstm1: must be <= 65536"),
+    (("decode", "workers"), 10**6, "decode.workers: must be <= 256"),
+])
+def test_values_no_stage_can_run_are_refused_naming_the_key(key, value, problem):
+    assert problem in check(lambda p: set_key(p, key, value))
+
+
+def test_files_that_params_name_must_be_there(tmp_path):
+    tree = copy.deepcopy(DEFAULT)
+    tree["dataset"].update(name="list", root=str(tmp_path / "gone"))
+    tree["labels"]["name_map"] = str(tmp_path / "map.csv")
+    tree["features"]["weights"] = str(tmp_path)
+    assert params.file_problems(tree) == [
+        f"dataset.root: {tmp_path / 'gone'} is not a folder",
+        f"labels.name_map: {tmp_path / 'map.csv'} is not a file",
+        f"features.weights: {tmp_path} is not a file"]
+    (tmp_path / "gone").mkdir()
+    assert params.file_problems(tree)[0] == (
+        f"dataset.list: {tmp_path / 'gone' / 'index.csv'} is not a file")
+    assert params.file_problems(DEFAULT) == []

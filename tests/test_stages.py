@@ -20,8 +20,8 @@ from action2vec.labels import write_classes
 from action2vec.leakage import write_leakage
 from action2vec.paths import (CLASSES, DECODE, DECODED, FEATURES, LEAKAGE, PCA_REPORT,
                               PROTOCOL_REPORT, SPLITS, ZSL_REPORT, projection_file)
-from action2vec.shards import ShardWriter, iter_videos
-from action2vec.video import clip_starts
+from action2vec.shards import ShardWriter, iter_videos, read_content, shard_paths
+from action2vec.video import clip_starts, file_identity
 
 from conftest import (ROOT, cut_after, damage_shard, encode, faststart, fill, kinetics_layout,
                       moving_bar, overwritten, run_stage, run_stage_ok, stage_project)
@@ -63,20 +63,20 @@ def test_decode_reads_absolute_paths_and_counts_reasons_by_kind(tmp_path, video_
     good = video_file("good.mp4", n_frames=20).read_bytes()
     for i, n in enumerate((0.5, 0.7)):
         avi = video_file(f"src{i}.avi", n_frames=60).read_bytes()
-        (outside / f"short{i}.avi").write_bytes(avi[:int(len(avi) * n)])
+        (videos / f"short{i}.avi").write_bytes(avi[:int(len(avi) * n)])
     (videos / "good.mp4").write_bytes(good)
     (outside / "good.mp4").write_bytes(good)
     (videos / "index.csv").write_text(f"path,class\n{videos}/good.mp4,roll ball\n"
                                       f"{outside}/good.mp4,roll ball\n"
-                                      f"{outside}/short0.avi,drop box\n"
-                                      f"{outside}/short1.avi,drop box\n")
+                                      f"{videos}/short0.avi,drop box\n"
+                                      f"{videos}/short1.avi,drop box\n")
     done = run_stage(tmp_path, "decode")
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "data/decode/videos.csv").set_index("id")
-    assert table.status.to_dict() == {"good.mp4": "ok", f"{outside}/good.mp4": "ok",
-                                      f"{outside}/short0.avi": "rejected",
-                                      f"{outside}/short1.avi": "rejected"}
+    assert table.status.to_dict() == {"good.mp4": "ok", f"{outside}/good.mp4": "rejected",
+                                      "short0.avi": "rejected", "short1.avi": "rejected"}
     assert "2 rejected: truncated\n" in done.stderr
+    assert "1 rejected: outside dataset.root\n" in done.stderr  # DVC would not see it change
 
 
 def test_decode_with_nothing_readable_stops_with_a_clear_error(tmp_path):
@@ -135,7 +135,9 @@ def extraction_project(tmp_path, video_file, n_videos, frames=None):
     for i in range(n_videos):
         path = videos / f"v{i}.mp4"
         path.write_bytes(video_file(f"src{i}.mp4", n_frames=frames or 10 + i).read_bytes())
-        rows.append({"id": f"v{i}", "path": str(path), "class": "roll ball", "status": "ok"})
+        size, sha = file_identity(path)
+        rows.append({"id": f"v{i}", "path": str(path), "class": "roll ball", "bytes": size,
+                     "sha256": sha, "status": "ok"})
     table = tmp_path / "data" / "decode" / "videos.csv"
     table.parent.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(table, index=False)
@@ -319,6 +321,112 @@ def test_a_damaged_shard_stops_pca_with_one_line_and_extract_redoes_it(tmp_path,
     for video, (label, features) in before.items():
         assert after[video][0] == label
         np.testing.assert_allclose(after[video][1], features, rtol=1e-5, atol=1e-5)
+
+
+THROWS = [f"throw_ball/throw_ball_{i:03d}.mp4" for i in range(3)]
+
+
+def list_dataset(root, contents):
+    """A list dataset at ``root``: {relative path: frames} encoded as real videos."""
+    for name, frames in contents.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        encode(root / name, frames)
+    (root / "index.csv").write_text("path,class\n" + "".join(
+        f"{name},{name.split('/')[0].replace('_', ' ')}\n" for name in contents))
+    return root
+
+
+def decode_and_extract(project, root):
+    """The decode and extract stages of ``project`` on the list dataset at ``root``: the
+    extract stage's log."""
+    set_params(project, dataset={"name": "list", "root": str(root), "list": "index.csv"})
+    run_stage_ok(project, "decode")
+    return run_stage_ok(project, "extract")
+
+
+ONE_CLIP_BATCHES = {"batch_size": 1}  # so that features do not depend on the other videos
+
+
+def test_another_dataset_under_the_same_paths_is_extracted_again(tmp_path):
+    """dataset.root set to another dataset whose files have the same relative paths: features
+    belong to the file they came from. The other dataset holds the first one's files under
+    swapped names (and one file under its own name), so the features each name must get are
+    known: those its file got the first time."""
+    project = tmp_path / "project"
+    project.mkdir()
+    stage_project(project, features=ONE_CLIP_BATCHES)
+    first = list_dataset(tmp_path / "first", {name: moving_bar(16 + 2 * i)
+                                              for i, name in enumerate(THROWS)})
+    other = tmp_path / "other"
+    shutil.copytree(first, other)
+    swapped = {THROWS[0]: THROWS[1], THROWS[1]: THROWS[0], THROWS[2]: THROWS[2]}
+    for name, source in swapped.items():
+        shutil.copy(first / source, other / name)
+    log = decode_and_extract(project, first)
+    assert "0 videos already extracted, 3 to do" in log
+    before = extracted(project)
+    log = decode_and_extract(project, other)
+    assert "1 videos already extracted, 2 to do" in log
+    assert "2 videos are extracted again: their file changed since they were extracted" in log
+    after = extracted(project)
+    assert sorted(after) == THROWS
+    for name, source in swapped.items():
+        np.testing.assert_array_equal(after[name][1], before[source][1])
+    assert not np.allclose(after[THROWS[0]][1], before[THROWS[0]][1], rtol=1e-3, atol=1e-3)
+    recorded = {}
+    for path in shard_paths(project / FEATURES):
+        content = read_content(path)
+        recorded.update(zip(content.ids, content.files))
+    assert recorded == {video: file_identity(other / video) for video in THROWS}
+
+
+def test_a_file_replaced_under_the_same_path_is_extracted_again(tmp_path):
+    """A video replaced in place (by a copy of another video of the dataset, whose features are
+    thus known): its features are redone, its shard's other video kept."""
+    project = tmp_path / "project"
+    project.mkdir()
+    stage_project(project, features={"shard_videos": 2, **ONE_CLIP_BATCHES})
+    data = list_dataset(tmp_path / "data", {name: moving_bar(16 + 2 * i)
+                                            for i, name in enumerate(THROWS)})
+    decode_and_extract(project, data)
+    before = extracted(project)
+    shutil.copy(data / THROWS[2], data / THROWS[1])
+    log = decode_and_extract(project, data)
+    assert "2 videos already extracted, 1 to do" in log
+    assert "1 videos are extracted again: their file changed since they were extracted" in log
+    after = extracted(project)
+    np.testing.assert_array_equal(after[THROWS[0]][1], before[THROWS[0]][1])
+    np.testing.assert_array_equal(after[THROWS[1]][1], before[THROWS[2]][1])
+    assert not np.allclose(after[THROWS[1]][1], before[THROWS[1]][1], rtol=1e-3, atol=1e-3)
+
+
+def test_extract_refuses_a_decode_table_without_the_files(tmp_path, video_file):
+    """videos.csv of an older decode stage does not say which file each video was."""
+    table = extraction_project(tmp_path, video_file, 1)
+    pd.read_csv(table).drop(columns=["bytes", "sha256"]).to_csv(table, index=False)
+    done = run_stage(tmp_path, "extract")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: data/decode/videos.csv: no column bytes, sha256 (each video's file size and "
+        "SHA-256): written by an older decode stage; run `dvc repro` to run it again")
+    assert not (tmp_path / FEATURES).exists()
+
+
+def test_extract_refuses_a_weights_file_holding_code_without_torchs_advice(tmp_path,
+                                                                           video_file):
+    from conftest import RunsCode
+
+    extraction_project(tmp_path, video_file, 1)
+    marker = tmp_path / "ran"
+    torch.save({"conv1.weight": RunsCode(marker)}, tmp_path / "c3d.pth")
+    set_params(tmp_path, features={"weights": str(tmp_path / "c3d.pth")})
+    done = run_stage(tmp_path, "extract")
+    assert done.returncode == 1 and "Traceback" not in done.stderr and not marker.exists()
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == (f"error: features.weights: {tmp_path / 'c3d.pth'} holds the Python object "
+                    "getattr, not only tensors: refused, as loading it could run code; save the "
+                    "weights alone (torch.save(model.state_dict(), path))")
+    assert "weights_only" not in done.stderr and "safe_globals" not in done.stderr
 
 
 def classes_file(tmp_path, names):
@@ -567,3 +675,51 @@ def test_transductive_pca_gives_every_split_the_projection_of_every_video(tmp_pa
         same = (root / projection_file("50_50", 0)).read_bytes() == (root / PCA_MODEL).read_bytes()
         assert same == (fit_on == "all")
         assert json.loads((root / PCA_REPORT).read_text())["fit_on"] == fit_on
+
+
+def test_the_sequence_stage_checks_the_disk_before_writing(small_disk):
+    """100 videos of 52 steps x 8 PCA dimensions need 0.17 MB; with 1 kB free the stage says so
+    in one line before writing anything, and runs once there is room."""
+    stage_project(small_disk)
+    with ShardWriter(small_disk / "data" / "pca" / "shards", {"pca_dims": 8}, 100) as writer:
+        for i in range(100):
+            writer.add(f"v{i:03d}", "a", np.ones((3, 8), np.float32))
+    filler = fill(small_disk, free=1000)
+    done = run_stage(small_disk, "sequence")
+    assert done.returncode == 1
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: data/sequence: not enough disk space for sequences.h5 "
+                            "(100 videos x 52 steps x 8): 0.2 MB needed, 0.0 kB free"), error
+    assert not (small_disk / "data" / "sequence" / "sequences.h5").exists()
+    filler.unlink()
+    run_stage_ok(small_disk, "sequence")
+
+
+def test_the_train_stage_checks_the_disk_before_training(small_disk):
+    """Two trainings' models and resume states with their scratch sequences: with 1 kB free the
+    stage says so in one line and trains nothing."""
+    protocol_project(small_disk)
+    run_stage_ok(small_disk, "pca")
+    run_stage_ok(small_disk, "sequence")
+    fill(small_disk, free=1000)
+    done = run_stage(small_disk, "train")
+    assert done.returncode == 1
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: data: not enough disk space for 2 trainings' models and "
+                            "resume states, and their scratch sequences: "), error
+    assert not (small_disk / "data" / "train").exists()
+
+
+def test_the_check_stage_refuses_a_name_map_that_is_not_utf8_and_passes_the_defaults(tmp_path):
+    stage_project(tmp_path)
+    run_stage_ok(tmp_path, "check")
+    checked = (tmp_path / "data" / "params.checked").read_bytes()
+    (tmp_path / "mine.csv").write_bytes("name,words\nCaf\xe9Run,run\n".encode("latin-1"))
+    set_params(tmp_path, labels={"name_map": "mine.csv"})
+    done = run_stage(tmp_path, "check")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-2:] == [
+        "error: params.yaml cannot run:",
+        "  labels.name_map: mine.csv: not UTF-8 text (byte 0xe9 at offset 14, line 2); save it "
+        "as UTF-8"]
+    assert (tmp_path / "data" / "params.checked").read_bytes() == checked  # kept, unchanged

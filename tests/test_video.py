@@ -1,3 +1,5 @@
+import hashlib
+import os
 import subprocess
 import sys
 from fractions import Fraction
@@ -7,8 +9,9 @@ import numpy as np
 
 import pytest
 
-from action2vec.video import (clip_starts, cut_short, end_packets, first_line, frame_indices,
-                              native_message, open_error, open_reader, probe, read_frames, scan)
+from action2vec.video import (clip_starts, cut_short, end_packets, file_identity, first_line,
+                              frame_indices, native_message, open_error, open_reader, probe,
+                              read_frames, scan)
 
 from conftest import cut_after, encode, faststart, moving_bar, overwritten, packets
 
@@ -32,6 +35,22 @@ def test_good_video_decodes_with_its_facts(video_file):
     assert (info["frames"], info["width"], info["height"]) == (45, 160, 120)
     assert abs(info["fps"] - 30) < 0.01 and abs(info["duration"] - 1.5) < 0.01
     assert info["used_frames"] == 45
+
+
+def test_the_probe_records_the_size_and_hash_of_the_file_it_checked(video_file, tmp_path):
+    """What a video's features belong to: its file's bytes, read in chunks (here several)."""
+    path = video_file("good.mp4", n_frames=45)
+    info = probe(path, fps=30, max_seconds=14)
+    assert (info["bytes"], info["sha256"]) == (path.stat().st_size,
+                                               hashlib.sha256(path.read_bytes()).hexdigest())
+    big = tmp_path / "big.bin"
+    big.write_bytes(np.random.default_rng(0).bytes(3 * (1 << 20) + 5))
+    assert file_identity(big) == (big.stat().st_size, hashlib.sha256(big.read_bytes()).hexdigest())
+    encode(path, moving_bar(45)[::-1])  # re-encoded under the same name: another file
+    assert probe(path, fps=30, max_seconds=14)["sha256"] != info["sha256"]
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert (probe(text, 30, 14)["bytes"], probe(text, 30, 14)["sha256"]) == (0, "")
 
 
 def test_long_video_is_clipped_to_max_seconds(video_file):
@@ -97,8 +116,10 @@ def bad_videos(tmp_path, video_file):
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     audio_only(tmp_path / "audio.mp4")
+    os.mkfifo(tmp_path / "pipe.mp4")  # opened, a pipe would wait for a writer for ever
     cut, text = "truncated: the file is shorter than its container says", "not a video container"
     return {tmp_path / "missing.mp4": "no such file", tmp_path / "empty.mp4": "empty file",
+            tmp_path / "pipe.mp4": "not a regular file but a named pipe (FIFO)",
             tmp_path / "random.mp4": text, tmp_path / "random.avi": text,
             tmp_path / "text.mp4": text, tmp_path / "cut.mp4": cut, tmp_path / "stub.mp4": cut,
             tmp_path / "cut.avi": cut, tmp_path / "audio.mp4": "no video stream",
@@ -123,7 +144,9 @@ def test_the_probe_does_not_decode_a_video_in_full(video_file, tmp_path, name):
         read_frames(path, fps=30, max_seconds=14)
     info = probe(path, fps=30, max_seconds=14)
     assert info == {"frames": 90, "fps": 30.0, "duration": 3.0, "width": 160, "height": 120,
-                    "used_frames": 90, "status": "ok", "reason": ""}
+                    "used_frames": 90, "bytes": path.stat().st_size,
+                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "status": "ok",
+                    "reason": ""}
 
 
 @pytest.mark.parametrize("name, rate", [("h264.mp4", 30), ("ntsc.mp4", Fraction(30000, 1001)),
