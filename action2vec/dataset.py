@@ -2,6 +2,7 @@
 
 import csv
 import errno
+import io
 import logging
 import os
 import stat
@@ -9,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from action2vec import Action2VecError
+from action2vec.files import read_text
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +59,14 @@ def read_list(root, name, hint):
     path = Path(root) / name
     if not path.is_file():
         raise Action2VecError(f"{path} not found; it must be {LIST_FORMAT} ({hint})")
+    reader = csv.DictReader(io.StringIO(read_text(path, str(path)), newline=""))
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            columns = set(reader.fieldnames or ())
-            if not {"path", "class"} <= columns:
-                raise Action2VecError(f"{path}: expected a header 'path,class' ({LIST_FORMAT})")
-            videos = [list_row(root, row, f"{path}:{reader.line_num}", "split" in columns)
-                      for row in reader]
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        columns = set(reader.fieldnames or ())
+        if not {"path", "class"} <= columns:
+            raise Action2VecError(f"{path}: expected a header 'path,class' ({LIST_FORMAT})")
+        videos = [list_row(root, row, f"{path}:{reader.line_num}", "split" in columns)
+                  for row in reader]
+    except csv.Error as exc:
         raise Action2VecError(f"{path}: cannot be read as a CSV file ({exc})") from None
     if not videos:
         raise Action2VecError(f"{path}: no videos listed ({LIST_FORMAT})")

@@ -80,7 +80,8 @@ def check_length(frames, video):
 def check_file(video):
     """A video must be the file the decode stage checked (its ``bytes`` and ``sha256``, when the
     video has them): its features are recorded as that file's, and a file replaced since would
-    have them reused under another file's name. Hashed after decoding, from the page cache."""
+    have them reused under another file's name. Hashed before decoding (the decode then reads
+    the file from the page cache), so that a replaced file is reported as changed."""
     expected = video.get("sha256")
     if not expected:
         return
@@ -99,9 +100,9 @@ def decoded(videos, extractor, fps, max_seconds, workers):
     ones, so no thread outlives the run."""
     def load(video):
         try:
+            check_file(video)  # first: a replaced file is "changed", whatever it decodes to
             frames = read_frames(video["path"], fps, max_seconds, size=extractor.frame_size)
             check_length(frames, video)
-            check_file(video)
         except Exception as exc:  # noqa: BLE001 - every decoder failure is per video
             return None, BadVideo(decode_failure(video["path"], exc))
         try:

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -166,3 +167,15 @@ def space_needed(needed, free):
     if compare(need_read, free_read) != compare(needed, free):
         need_text, free_text = f"{needed:,} bytes", f"{free:,} bytes"
     return f"{need_text} needed, {free_text} free"
+
+
+def check_free_space(path, needed, what=None):
+    """An Action2VecError before writing ``needed`` bytes at ``path`` (a file or a folder, which
+    may not exist yet) when its disk has less free space, so that a long run does not end in a
+    half-written file; ``what`` names what would be written there."""
+    path = Path(path)
+    probe = next((p for p in [path, *path.parents] if p.exists()), Path("."))
+    free = shutil.disk_usage(probe).free
+    if free < needed:
+        raise Action2VecError(f"{path}: not enough disk space{f' for {what}' if what else ''}: "
+                              f"{space_needed(needed, free)}; free some space and run again")

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from action2vec import Action2VecError
-from action2vec.dataset import packaged_name_map
+from action2vec.dataset import name_map_rows, packaged_name_map
 from action2vec.files import atomic, file_sha256, read_stage_json, read_text, size_text
 
 MAPS_NOTHING = ("it would map no class name and replace the packaged map (leave "
@@ -78,21 +78,17 @@ def read_name_map(path=None, dataset=None):
     return out
 
 
-def check_label_files(name_map=None, descriptions=None):
-    """Raise an Action2VecError naming the param, the file and what is wrong when params
-    ``labels.name_map`` or ``labels.descriptions`` (either may be None) names a file that is
-    missing, not UTF-8 text, or not a map or descriptions CSV. Whether every class of the
-    dataset has a description is the labels stage's check."""
-    if name_map:
-        read_name_map(name_map)
-    if descriptions:
-        read_descriptions(descriptions, [])
-
-
 def label_file_problems(p):
-    """check_label_files on the files a params tree names: [what is wrong], or []."""
+    """What is wrong, as [one line], with the name map and the descriptions file that a params
+    tree names (missing, not UTF-8 text, not a map or descriptions CSV), else []: the params
+    check's call. The name map's rows are read for the dataset, as the labels stage reads them;
+    whether every class has a description is the labels stage's check."""
+    labels = p["labels"]
     try:
-        check_label_files(p["labels"]["name_map"], p["labels"]["descriptions"])
+        if labels["name_map"]:
+            read_name_map(labels["name_map"], dataset=name_map_rows(p["dataset"]["name"]))
+        if labels["descriptions"]:
+            description_rows(labels["descriptions"])
     except Action2VecError as exc:
         return [str(exc)]
     return []

@@ -1,6 +1,6 @@
 """What the machine can hold: the memory a stage needs, as its params decide it, and the disk
-space a write needs, both checked before any work, so that a size that cannot run is refused by
-name instead of failing hours later in a worker.
+space the trainings write, checked before any work (the disk by files.check_free_space), so that
+a size that cannot run is refused by name instead of failing hours later in a worker.
 
 The estimates are upper bounds of the arrays that dominate (the counts are exact, the bytes per
 element are float32's); tests/test_limits.py checks the parameter count against the model's.
@@ -8,11 +8,7 @@ Kept free of torch so that the params check stays quick.
 """
 
 import os
-import shutil
 from pathlib import Path
-
-from action2vec import Action2VecError
-from action2vec.files import space_needed
 
 FLOAT = 4  # bytes of a float32
 # Label-vector sizes are known only once the vectors load: 384 (minilm) is the largest packaged,
@@ -70,8 +66,9 @@ def decode_bytes(backbone, fps, max_seconds, workers):
     return (workers + 2) * frames * height * width * 3 * (1 + FLOAT)
 
 
-def extract_bytes(backbone, batch_size):
-    """A batch of clips through the network."""
+def extract_bytes(batch_size):
+    """A batch of clips through the network (C3D's activations; I3D's first layers, with a
+    stride of 2 over 224 x 224 frames, hold as many)."""
     return batch_size * CLIP_ACTIVATIONS
 
 
@@ -99,6 +96,12 @@ def usable_cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def training_workers(t, cores):
+    """Trainings run at once by the train stage: train.workers, or one per core on a CPU (one
+    on a GPU: each process holds a CUDA context)."""
+    return t["workers"] or (cores if t["device"] == "cpu" else 1)
+
+
 def gigabytes(n):
     return f"{n / 2**30:.1f} GiB"
 
@@ -109,26 +112,15 @@ def memory_problems(p, cores, limit=None):
     has, up to pca.max_fit_samples."""
     limit = memory_limit() if limit is None else limit
     t, f, d = p["train"], p["features"], p["decode"]
-    workers = t["workers"] or (cores if t["device"] == "cpu" else 1)
+    workers = training_workers(t, cores)
     needs = [
         ("train.lstm1/lstm2/attention/batch_size (x train.workers)",
          workers * training_bytes(t, p["pca"]["dims"], p["sequence"]["steps"])),
         ("decode.fps/max_seconds/workers",
          decode_bytes(f["backbone"], d["fps"], d["max_seconds"], d["workers"])),
-        ("features.batch_size", extract_bytes(f["backbone"], f["batch_size"])),
+        ("features.batch_size", extract_bytes(f["batch_size"])),
         ("render.frames/width/height", render_bytes(p["render"]["frames"], p["render"]["width"],
                                                     p["render"]["height"])),
     ]
     return [f"{keys}: about {gigabytes(need)} of memory needed, {gigabytes(limit)} on this "
             "machine; make them smaller" for keys, need in needs if need > limit]
-
-
-def check_free_space(folder, needed, what):
-    """An Action2VecError before writing ``what`` (``needed`` bytes) into ``folder`` when its
-    disk has less free space, so that a long run does not end in a half-written file."""
-    folder = Path(folder)
-    probe = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
-    free = shutil.disk_usage(probe).free
-    if free < needed:
-        raise Action2VecError(f"{folder}: not enough disk space for {what}: "
-                              f"{space_needed(needed, free)}; free some space and run again")

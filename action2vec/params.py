@@ -12,6 +12,7 @@ import yaml
 from action2vec import Action2VecError
 from action2vec.backbones import LAYERS
 from action2vec.dataset import RENDERED, name_problem
+from action2vec.files import read_text
 from action2vec.paths import DESCRIPTIONS, DVC_YAML, PARAMS, VIDEOS
 from action2vec.zsl import RATIOS, VARIANTS
 
@@ -202,7 +203,7 @@ def check_relations(p):
 
 def file_problems(p):
     """Files that params name and that are not there: found now, before any stage has removed
-    its outputs to run again."""
+    its outputs to run again (the label files: labels.label_file_problems)."""
     errors = []
     root = Path(p["dataset"]["root"])
     if p["dataset"]["name"] != RENDERED:
@@ -210,11 +211,9 @@ def file_problems(p):
             errors.append(f"dataset.root: {root} is not a folder")
         elif p["dataset"]["name"] == "list" and not (root / p["dataset"]["list"]).is_file():
             errors.append(f"dataset.list: {root / p['dataset']['list']} is not a file")
-    for key, value in (("labels.name_map", p["labels"]["name_map"]),
-                       ("labels.descriptions", p["labels"]["descriptions"]),
-                       ("features.weights", p["features"]["weights"])):
-        if value and not Path(value).is_file():
-            errors.append(f"{key}: {value} is not a file")
+    weights = p["features"]["weights"]
+    if weights and not Path(weights).is_file():
+        errors.append(f"features.weights: {weights} is not a file")
     return errors
 
 
@@ -239,7 +238,7 @@ def read_yaml(path, what):
     if not path.is_file():
         raise ParamsError(f"{path}: no such file (run from the project root)")
     try:
-        values = yaml.safe_load(path.read_text())
+        values = yaml.safe_load(read_text(path, str(path)))
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}")
     if values is None and what == "params":

@@ -34,7 +34,7 @@ import h5py
 import numpy as np
 
 from action2vec import Action2VecError
-from action2vec.files import atomic, space_needed
+from action2vec.files import atomic, check_free_space, space_needed
 
 PATTERN = "shard-*.h5"
 DATASETS = ("features", "offsets", "video_id", "label")
@@ -127,15 +127,14 @@ def write_shard(path, video_ids, labels, arrays, attrs, files=None):
     space needed; no partial file is left."""
     path = Path(path)
     data = shard_bytes(video_ids, labels, arrays, attrs, files)
-    free = shutil.disk_usage(path.parent).free
-    space = f"{space_needed(len(data), free)}; free some space and run again"
-    if free < len(data):
-        raise Action2VecError(f"{path}: not enough disk space: {space}")
+    check_free_space(path, len(data))
     try:
         with atomic(path) as tmp:
             tmp.write_bytes(data)
     except OSError as exc:
-        raise Action2VecError(f"{path}: cannot write ({exc.strerror or exc}): {space}") from None
+        space = space_needed(len(data), shutil.disk_usage(path.parent).free)
+        raise Action2VecError(f"{path}: cannot write ({exc.strerror or exc}): {space}; free "
+                              "some space and run again") from None
 
 
 class ShardWriter:

@@ -24,14 +24,10 @@ def run(main):
     except (OSError, RuntimeError) as exc:
         if not is_disk_full(exc):
             raise
+        said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         print(f"error: the disk is full ({shutil.disk_usage('.').free // 2**20} MiB free): "
-              f"{first_line(exc)}; free some space and run again", file=sys.stderr)
+              f"{said}; free some space and run again", file=sys.stderr)
         sys.exit(1)
-
-
-def first_line(exc, limit=200):
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:limit]
 
 
 def is_disk_full(exc, margin=64 * 2**20):

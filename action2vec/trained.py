@@ -192,10 +192,6 @@ class Trained:
         settings = self.features["params"]
         videos = []
         for i, path in enumerate(paths):
-            problem = file_problem(path) if os.path.lexists(path) else None
-            if problem:  # a pipe or a device: never opened (reading one may never end)
-                on_error(path, problem)
-                continue
             info = probe(path, settings["decode"]["fps"], settings["decode"]["max_seconds"])
             if info["status"] != "ok":
                 on_error(path, info["reason"])

@@ -2,7 +2,6 @@
 duration (section 3.2: 30 fps, 14 s), with a check that they really decode.
 """
 
-import hashlib
 import math
 import os
 import re
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from action2vec.files import NOT_FOUND, file_problem
+from action2vec.files import NOT_FOUND, file_problem, file_sha256
 
 with_decord = None
 
@@ -77,19 +76,11 @@ def read_frames(path, fps, max_seconds, size=None, block=64):
     return np.concatenate(parts)
 
 
-READ_BYTES = 1 << 20  # the chunk a file is hashed by
-
-
 def file_identity(path):
-    """(size in bytes, SHA-256 hex digest) of a file's bytes, read once as a stream: the file a
-    video's features belong to. A file replaced, re-encoded or found under another root with the
-    same relative path has another identity; a copy of the same bytes anywhere has the same."""
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(READ_BYTES):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+    """(size in bytes, SHA-256 hex digest) of a file: the file a video's features belong to. A
+    file replaced, re-encoded or found under another root with the same relative path has
+    another identity; a copy of the same bytes anywhere has the same."""
+    return os.path.getsize(path), file_sha256(path)
 
 
 def first_line(message, limit=300):
@@ -260,6 +251,12 @@ def end_size(stream, tail):
     return frames[-1].height, frames[-1].width
 
 
+def rejected(reason):
+    """probe's answer for a video rejected before any of its facts is known: empty facts."""
+    return {"frames": 0, "fps": 0.0, "duration": 0.0, "width": 0, "height": 0,
+            "used_frames": 0, "status": "rejected", "reason": reason}
+
+
 def probe(path, fps, max_seconds):
     """Facts about one video and whether it decodes, without decoding it in full: a dict with
     ``status`` ok or rejected and the ``reason`` of a rejection, worded without the path so that
@@ -270,14 +267,12 @@ def probe(path, fps, max_seconds):
     structure (not shorter than its boxes or RIFF size say) and the end of the stream (its
     last keyframe, and the frames after it when they are few, decode: ``end_packets``). Damage
     inside the stream that the index does not show is found by the extraction's own decode,
-    which reports it the same way. A video that passes also gets its file's ``bytes`` and
-    ``sha256`` (``file_identity``), read while the file is fresh in the page cache.
+    which reports it the same way.
     """
-    info = {"frames": 0, "fps": 0.0, "duration": 0.0, "width": 0, "height": 0,
-            "used_frames": 0, "bytes": 0, "sha256": "", "status": "rejected", "reason": ""}
+    info = rejected("")
     problem, container = open_video(path)
     if problem:
-        return {**info, "reason": problem}
+        return rejected(problem)
     with container:
         stream = container.streams.video[0]
         try:
@@ -291,7 +286,6 @@ def probe(path, fps, max_seconds):
             if used == 0:
                 raise BadVideo("no frames")
             info["height"], info["width"] = end_size(stream, tail)
-            info["bytes"], info["sha256"] = file_identity(path)
             info.update(used_frames=used, status="ok")
         except Exception as exc:  # noqa: BLE001 - PyAV raises its own on damaged data
             info["reason"] = decode_failure(path, exc)

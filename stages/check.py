@@ -23,8 +23,8 @@ CHECKED = "params.yaml passed the checks of stages/check.py\n"
 
 def main():
     tree = params.read()
-    problems = params.file_problems(tree) or label_file_problems(tree)
-    problems += memory_problems(tree, usable_cores())
+    problems = (params.file_problems(tree) + label_file_problems(tree)
+                + memory_problems(tree, usable_cores()))
     if problems:
         raise params.ParamsError(f"{PARAMS} cannot run:\n  " + "\n  ".join(problems))
     PARAMS_CHECKED.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,7 @@
-"""Stage decode: list the dataset, check every video without decoding it in full (header,
-container structure, frame index, end of the stream: action2vec.video.probe), record its facts.
+"""Stage decode: list the dataset, check every video it does not refuse without decoding it in
+full (header, container structure, frame index, end of the stream: action2vec.video.probe),
+record its facts and, for a video that passes, its file's size and SHA-256 (what its features
+are tied to).
 
 Writes data/decode/videos.csv (every video, with status, and a list dataset's split column where
 it has one) and data/decode/rejected.csv (the unreadable ones with the reason). Frames are not
@@ -17,29 +19,56 @@ from action2vec.dataset import list_videos
 from action2vec.paths import DECODE, DECODED, REJECTED
 from action2vec.progress import bar as progress_bar
 from action2vec.stage import run
-from action2vec.video import probe
+from action2vec.video import file_identity, probe
+from action2vec.video import rejected as empty_facts
 
 SHOWN = 20  # rejected videos named one by one in the log; all are in rejected.csv
 log = logging.getLogger("decode")
 
 
+def with_identity(info, size=0, sha256=""):
+    """probe's facts with the file's ``bytes`` and ``sha256`` before its status and reason: a
+    row of videos.csv, its columns in their order."""
+    facts = {k: v for k, v in info.items() if k not in ("status", "reason")}
+    return {**facts, "bytes": size, "sha256": sha256, "status": info["status"],
+            "reason": info["reason"]}
+
+
+def check(path, fps, max_seconds):
+    """probe, then for a video that passes its file's size and SHA-256 (the file extraction
+    ties its features to), read while the file is fresh in the page cache."""
+    info = probe(path, fps, max_seconds)
+    if info["status"] != "ok":
+        return with_identity(info)
+    return with_identity(info, *file_identity(path))
+
+
 def probe_all(videos, fps, max_seconds, workers):
-    check = partial(probe, fps=fps, max_seconds=max_seconds)
+    run_check = partial(check, fps=fps, max_seconds=max_seconds)
     paths = [v["path"] for v in videos]
     bar = partial(progress_bar, total=len(paths), desc="decode", unit="video")
     if workers == 1:
-        return list(bar(map(check, paths)))
+        return list(bar(map(run_check, paths)))
     with ProcessPoolExecutor(workers) as pool:
-        return list(bar(pool.map(check, paths, chunksize=8)))
+        return list(bar(pool.map(run_check, paths, chunksize=8)))
 
 
 def table_row(video, info):
-    """A video's row of videos.csv: the listing's columns, then probe's facts. A video the
-    listing refused (its ``refused`` reason: a path DVC does not see change, a broken link, a
-    second name of one file: dataset.refuse) is rejected with that reason, whatever it holds."""
+    """A video's row of videos.csv: the listing's columns, then its facts: ``info``, probe's,
+    or None for a video the listing refused (its ``refused`` reason: a path DVC does not see
+    change, a broken link, a second name of one file: dataset.refuse), which is rejected with
+    that reason and empty facts, its file never read."""
     video = dict(video)
     refused = video.pop("refused", None)
-    return {**video, **info, **({"status": "rejected", "reason": refused} if refused else {})}
+    return {**video, **(with_identity(empty_facts(refused)) if refused else info)}
+
+
+def table_rows(videos, cfg):
+    """videos.csv's rows, in the listing's order: only the videos the listing did not refuse
+    are probed, so no file is read twice and none outside the root is read."""
+    readable = [v for v in videos if "refused" not in v]
+    facts = iter(probe_all(readable, cfg["fps"], cfg["max_seconds"], cfg["workers"]))
+    return [table_row(v, None if "refused" in v else next(facts)) for v in videos]
 
 
 def reason_kinds(reasons):
@@ -59,9 +88,7 @@ def main():
     p = params.load("decode")
     cfg = p["decode"]
     videos = list_videos(p["dataset"]["name"], p["dataset"]["root"], p["dataset"]["list"])
-    table = pd.DataFrame([table_row(v, info) for v, info in
-                          zip(videos, probe_all(videos, cfg["fps"], cfg["max_seconds"],
-                                                cfg["workers"]))])
+    table = pd.DataFrame(table_rows(videos, cfg))
     DECODE.mkdir(parents=True, exist_ok=True)
     table.to_csv(DECODED, index=False)
     rejected = table[table.status != "ok"][["id", "path", "class", "reason"]]

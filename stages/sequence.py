@@ -5,8 +5,7 @@ split them."""
 import logging
 
 from action2vec import params
-from action2vec.files import atomic
-from action2vec.limits import check_free_space
+from action2vec.files import atomic, check_free_space
 from action2vec.paths import PCA_SHARDS, SEQUENCES
 from action2vec.shards import iter_videos, read_attrs, shard_paths, summary
 from action2vec.sequences import sequences_bytes, write_sequences

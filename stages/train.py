@@ -32,10 +32,10 @@ import torch
 
 from action2vec import Action2VecError, params
 from action2vec.distributed import broadcast, finish, setup
-from action2vec.files import file_sha256
+from action2vec.files import check_free_space, file_sha256
 from action2vec.jobs import Job, forget_others, reuse, run_all, with_keys
 from action2vec.labels import read_classes
-from action2vec.limits import check_free_space, training_disk_bytes, usable_cores
+from action2vec.limits import training_disk_bytes, training_workers, usable_cores
 from action2vec.paths import (ALL_CLASSES, CLASSES, SEQUENCES, SPLITS, TRAIN, loss_plot,
                               projection_file, split_file)
 from action2vec.sequences import read_index
@@ -76,9 +76,7 @@ def main():
     jobs = with_keys(plan(p), [file_sha256(SEQUENCES), file_sha256(CLASSES)])
     reused = broadcast([job.key for job in jobs if reuse(job)] if rank == 0 else None)
     todo = [job for job in jobs if job.key not in reused]
-    # null: one training per core on a CPU; on a GPU one (each process holds a CUDA context)
-    default = usable_cores() if cfg["device"] == "cpu" else 1
-    workers = 1 if world > 1 else max(1, min(cfg["workers"] or default, len(todo)))
+    workers = 1 if world > 1 else max(1, min(training_workers(cfg, usable_cores()), len(todo)))
     log.info("%d trainings: %d reused from the last run, %d to run on %d worker(s)",
              len(jobs), len(jobs) - len(todo), len(todo), workers)
     scratch = len({job.scratch for job in todo}) if cfg["store"] == "disk" else 0

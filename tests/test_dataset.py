@@ -463,3 +463,11 @@ def test_the_decode_table_keeps_names_that_look_like_numbers_or_missing_values(t
     read = read_table(table)
     assert list(read["class"]) == ["1", "NA"] and list(read["reason"]) == ["", ""]
     assert read["frames"].tolist() == [40, 40]
+
+
+def test_a_list_file_saved_with_a_byte_order_mark_is_read(tmp_path, video_file):
+    """Excel writes UTF-8 CSV with a byte-order mark before the header."""
+    root = tmp_path / "clips"
+    folder_layout(root, video_file)
+    (root / "index.csv").write_bytes(b"\xef\xbb\xbfpath,class\nApplyLipstick/a.mp4,ApplyLipstick\n")
+    assert [v["id"] for v in list_videos("list", root)] == ["ApplyLipstick/a.mp4"]

@@ -3,7 +3,7 @@ import pytest
 
 from action2vec.extractors import Extractor
 from action2vec.features import extract
-from action2vec.video import BadVideo, probe
+from action2vec.video import BadVideo, file_identity, probe
 
 from conftest import encode, moving_bar, overwritten
 
@@ -87,6 +87,12 @@ def test_a_video_shorter_than_the_decode_stage_counted_is_reported(video_file, t
     assert done == [str(tmp_path / "w.mp4")]
 
 
+def checked(path):
+    """A video as the decode stage records it: probe's facts, its file's bytes and sha256."""
+    size, sha256 = file_identity(path)
+    return {"path": str(path), **probe(path, 30, 14), "bytes": size, "sha256": sha256}
+
+
 def test_a_file_changed_since_the_decode_stage_checked_it_is_reported(video_file, tmp_path):
     """Files changed between the stages that still decode to the frames counted (here: bytes
     after the stream that the decoder ignores): their features would be recorded as the checked
@@ -95,10 +101,10 @@ def test_a_file_changed_since_the_decode_stage_checked_it_is_reported(video_file
     data = same_size.read_bytes()
     for path in (same_size, longer):
         path.write_bytes(data + bytes(10))
-    videos = [{"path": str(p), **probe(p, 30, 14)} for p in (same_size, longer)]
+    videos = [checked(p) for p in (same_size, longer)]
     same_size.write_bytes(data + b"\1" * 10)
     longer.write_bytes(data + bytes(20))
-    videos.append({"path": str(video_file("w.mp4", 8)), **probe(tmp_path / "w.mp4", 30, 14)})
+    videos.append(checked(video_file("w.mp4", 8)))
     done, failed = [], []
     extract(videos, MeanColour(), 30, 14, 4, 2, on_video=lambda v, f: done.append(v["path"]),
             on_error=lambda v, msg: failed.append((v["path"], msg)), progress=False)

@@ -1,12 +1,13 @@
 import hashlib
 import os
+import shutil
 import time
 
 import pytest
 
 from action2vec import Action2VecError
-from action2vec.files import (TEXT_LIMIT, atomic, file_sha256, json_of, read_stage_json,
-                              read_text, space_needed)
+from action2vec.files import (TEXT_LIMIT, atomic, check_free_space, file_sha256, json_of,
+                              read_stage_json, read_text, space_needed)
 
 
 def test_atomic_replaces_the_file_only_when_the_write_completes(tmp_path):
@@ -92,3 +93,13 @@ def test_space_figures_show_which_is_larger():
     assert space_needed(201_345, 198_000) == "201,345 bytes needed, 198,000 bytes free"
     assert space_needed(100_020, 99_990) == "100,020 bytes needed, 99,990 bytes free"
     assert space_needed(200_000, 200_000) == "0.2 MB needed, 0.2 MB free"
+
+
+def test_too_little_disk_names_the_folder_and_both_sizes(small_disk):
+    free = shutil.disk_usage(small_disk).free  # a disk of its own: nothing else writes there
+    with pytest.raises(Action2VecError) as err:
+        check_free_space(small_disk / "not yet", free + 1, "the sequences")
+    assert str(err.value) == (f"{small_disk / 'not yet'}: not enough disk space for the "
+                              f"sequences: {free + 1:,} bytes needed, {free:,} bytes free; free "
+                              "some space and run again")  # rounded, both would read the same
+    check_free_space(small_disk, free - 1, "a smaller file")  # room: no error

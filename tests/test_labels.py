@@ -1,4 +1,5 @@
 import json
+import re
 import time
 
 import numpy as np
@@ -8,9 +9,9 @@ import pytest
 from action2vec import Action2VecError
 from action2vec import labels, wordnet
 from action2vec.dataset import packaged_classes
-from action2vec.labels import (CLASSES_LIMIT, ClassName, check_label_files, class_vectors,
-                               class_words, read_classes, read_descriptions, read_name_map,
-                               shared_texts, write_classes)
+from action2vec.labels import (CLASSES_LIMIT, ClassName, class_vectors, class_words,
+                               label_file_problems, read_classes, read_descriptions,
+                               read_name_map, shared_texts, write_classes)
 from action2vec.render import CLASSES
 from action2vec.vectors import WordSpace, load_space, load_vectors
 
@@ -294,21 +295,28 @@ def test_a_name_map_that_maps_nothing_is_refused(tmp_path, text, problem):
     assert str(caught.value).startswith(f"labels.name_map: {tmp_path}/{problem}")
 
 
-def test_check_label_files_refuses_what_the_labels_stage_would(tmp_path):
+def label_params(name_map=None, descriptions=None, dataset="folder"):
+    return {"labels": {"name_map": name_map, "descriptions": descriptions},
+            "dataset": {"name": dataset}}
+
+
+def test_label_file_problems_are_what_the_labels_stage_would_refuse(tmp_path):
     """The params check's call: each file named by labels.name_map or labels.descriptions must
-    be a UTF-8 CSV of its kind."""
+    be a UTF-8 CSV of its kind; the map is read for the dataset, as the labels stage reads it."""
     good_map, good_descriptions = tmp_path / "map.csv", tmp_path / "d.csv"
-    good_map.write_text("name,words\nThrowBall,throw ball\n")
+    good_map.write_text("name,words,dataset\nSkijet,jet ski,ucf101\nSkijet,water ski,hmdb51\n")
     good_descriptions.write_text("class,description\nswim,someone swims\n")
-    check_label_files(good_map, good_descriptions)
-    check_label_files(None, None)
+    assert label_file_problems(label_params(good_map, good_descriptions, "ucf101")) == []
+    assert label_file_problems(label_params()) == []
     (tmp_path / "latin.csv").write_bytes(b"class,description\nswim," + LATIN_1 + b"\n")
-    with pytest.raises(Action2VecError, match="labels.descriptions: .*latin.csv: not UTF-8"):
-        check_label_files(good_map, tmp_path / "latin.csv")
-    with pytest.raises(Action2VecError, match="labels.name_map: .*gone.csv: not found"):
-        check_label_files(tmp_path / "gone.csv", None)
-    with pytest.raises(Action2VecError, match="labels.name_map: .*d.csv needs the columns"):
-        check_label_files(good_descriptions, None)
+    [problem] = label_file_problems(label_params(good_map, tmp_path / "latin.csv", "ucf101"))
+    assert re.match("labels.descriptions: .*latin.csv: not UTF-8", problem)
+    [problem] = label_file_problems(label_params(tmp_path / "gone.csv"))
+    assert re.match("labels.name_map: .*gone.csv: not found", problem)
+    [problem] = label_file_problems(label_params(good_descriptions))
+    assert re.match("labels.name_map: .*d.csv needs the columns", problem)
+    [problem] = label_file_problems(label_params(good_map))  # own classes: every row, twice
+    assert "'Skijet' is mapped twice, differently" in problem
 
 
 def test_shared_texts_groups_names_of_one_label_text():

@@ -3,7 +3,7 @@ import copy
 import pytest
 import yaml
 
-from action2vec import params
+from action2vec import Action2VecError, params
 
 DEFAULT = params.read("params.yaml")
 
@@ -222,13 +222,20 @@ def test_values_no_stage_can_run_are_refused_naming_the_key(key, value, problem)
 def test_files_that_params_name_must_be_there(tmp_path):
     tree = copy.deepcopy(DEFAULT)
     tree["dataset"].update(name="list", root=str(tmp_path / "gone"))
-    tree["labels"]["name_map"] = str(tmp_path / "map.csv")
     tree["features"]["weights"] = str(tmp_path)
     assert params.file_problems(tree) == [
         f"dataset.root: {tmp_path / 'gone'} is not a folder",
-        f"labels.name_map: {tmp_path / 'map.csv'} is not a file",
         f"features.weights: {tmp_path} is not a file"]
     (tmp_path / "gone").mkdir()
     assert params.file_problems(tree)[0] == (
         f"dataset.list: {tmp_path / 'gone' / 'index.csv'} is not a file")
     assert params.file_problems(DEFAULT) == []
+
+
+def test_a_params_file_that_is_not_utf8_is_one_error_naming_it(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(yaml.safe_dump(DEFAULT).encode() + "# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(Action2VecError) as err:
+        params.read(path)
+    assert isinstance(err.value, Action2VecError)
+    assert str(err.value).startswith(f"{path}: not UTF-8 text (byte 0xe9 at offset ")

@@ -21,6 +21,7 @@ from action2vec.leakage import write_leakage
 from action2vec.paths import (CLASSES, DECODE, DECODED, FEATURES, LEAKAGE, PCA_REPORT,
                               PROTOCOL_REPORT, SPLITS, ZSL_REPORT, projection_file)
 from action2vec.shards import ShardWriter, iter_videos, read_content, shard_paths
+from action2vec import video as video_module
 from action2vec.video import clip_starts, file_identity
 
 from conftest import (ROOT, cut_after, damage_shard, encode, faststart, fill, kinetics_layout,
@@ -164,7 +165,7 @@ def damaged_dataset(videos, video_file):
         f"{name},roll ball\n" for name in files))
     cut = "truncated: the file is shorter than its container says"
     return {"good.mp4": None, "good.avi": None, "truncated.mp4": ("decode", cut),
-            "changed.mp4": ("extract", "truncated: 24 frames decode, the decode stage counted 40"),
+            "changed.mp4": ("extract", "changed: {size} bytes, the decode stage checked {checked}"),
             "half.mp4": ("decode", "truncated: header declares 60 frames, only 30 decode"),
             "zeros.mp4": ("extract", "decoding failed mid-stream"),
             "random.mp4": ("extract", "decoding failed mid-stream"),
@@ -176,11 +177,12 @@ def damaged_dataset(videos, video_file):
 def test_every_damaged_video_is_reported_once_and_the_good_ones_extracted(tmp_path, video_file):
     """Truncated, cut-short and overwritten files of both containers: decode rejects what its
     check sees, extraction's decode reports the rest, and data/features/rejected.csv lists
-    every one with its stage and reason; so does a file cut between the two stages (whole
-    again, re-encoded shorter). No video is lost or extracted shortened."""
+    every one with its stage and reason; so does a file replaced between the two stages
+    (re-encoded shorter: reported as changed). No video is lost or extracted shortened."""
     videos = stage_project(tmp_path)
     want = damaged_dataset(videos, video_file)
     assert run_stage(tmp_path, "decode").returncode == 0
+    checked = (videos / "changed.mp4").stat().st_size
     encode(videos / "changed.mp4", moving_bar(24))
     stale = tmp_path / "data" / "features" / "failed.csv"  # the report's name before
     stale.parent.mkdir(parents=True)
@@ -191,8 +193,9 @@ def test_every_damaged_video_is_reported_once_and_the_good_ones_extracted(tmp_pa
     assert not stale.exists()
     report = pd.read_csv(tmp_path / "data" / "features" / "rejected.csv")
     assert list(report.columns) == ["id", "path", "class", "stage", "reason"]
+    sizes = {"size": (videos / "changed.mp4").stat().st_size, "checked": checked}
     assert {row.id: (row.stage, row.reason) for row in report.itertuples()} == \
-        {name: why for name, why in want.items() if why}
+        {name: (why[0], why[1].format(**sizes)) for name, why in want.items() if why}
     table = pd.read_csv(tmp_path / "data" / "decode" / "videos.csv").set_index("id")
     got = extracted(tmp_path)
     assert sorted(got) == ["good.avi", "good.mp4"]
@@ -344,17 +347,57 @@ def decode_and_extract(project, root):
     return run_stage_ok(project, "extract")
 
 
+def test_decode_reads_no_file_the_listing_refused(tmp_path, monkeypatch):
+    """A second name of one file (a link to a listed video) and a video outside dataset.root:
+    rejected with the listing's reason and empty facts, their files neither probed nor hashed:
+    the real probe and hash, in this process (one worker), record the paths they read."""
+    read = []
+
+    def recording(function):
+        def reading(path, *args, **kwargs):
+            read.append((function.__name__, str(path)))
+            return function(path, *args, **kwargs)
+        return reading
+
+    for name in ("probe", "file_identity"):
+        monkeypatch.setattr(video_module, name, recording(getattr(video_module, name)))
+    project = tmp_path / "project"
+    project.mkdir()
+    stage_project(project, decode={"workers": 1})
+    data = list_dataset(tmp_path / "data", {THROWS[0]: moving_bar(16)})
+    (data / "throw_ball/again.mp4").symlink_to(data / THROWS[0])
+    outside = encode(tmp_path / "outside.mp4", moving_bar(16))
+    with (data / "index.csv").open("a") as f:
+        f.write(f"throw_ball/again.mp4,throw ball\n{outside},throw ball\n")
+    set_params(project, dataset={"name": "list", "root": str(data), "list": "index.csv"})
+    run_stage_ok(project, "decode")
+    table = pd.read_csv(project / "data/decode/videos.csv", keep_default_na=False)
+    assert list(table.columns)[-10:] == ["frames", "fps", "duration", "width", "height",
+                                         "used_frames", "bytes", "sha256", "status", "reason"]
+    rows = table.set_index("id").to_dict("index")
+    kept = rows.pop(THROWS[0])
+    assert (kept["status"], kept["frames"]) == ("ok", 16)
+    assert (kept["bytes"], kept["sha256"]) == file_identity(data / THROWS[0])
+    assert {name: row["reason"].split(":")[0] for name, row in rows.items()} == {
+        "throw_ball/again.mp4": "second name of one file",
+        outside.as_posix(): "outside dataset.root"}
+    for row in rows.values():
+        assert row["status"] == "rejected"
+        assert (row["frames"], row["used_frames"], row["bytes"], row["sha256"]) == (0, 0, 0, "")
+    assert read == [("probe", str(data / THROWS[0])), ("file_identity", str(data / THROWS[0]))]
+
+
 ONE_CLIP_BATCHES = {"batch_size": 1}  # so that features do not depend on the other videos
 
 
-def test_another_dataset_under_the_same_paths_is_extracted_again(tmp_path):
-    """dataset.root set to another dataset whose files have the same relative paths: features
-    belong to the file they came from. The other dataset holds the first one's files under
-    swapped names (and one file under its own name), so the features each name must get are
-    known: those its file got the first time."""
+def test_features_follow_the_file_they_came_from(tmp_path):
+    """Features belong to the file they came from, whatever its path. dataset.root set to
+    another dataset with the same relative paths, holding the first one's files under swapped
+    names (and one under its own name): the features each name must get are known, those its
+    file got the first time. Then a file replaced in place: redone, its shard's others kept."""
     project = tmp_path / "project"
     project.mkdir()
-    stage_project(project, features=ONE_CLIP_BATCHES)
+    stage_project(project, features={"shard_videos": 2, **ONE_CLIP_BATCHES})
     first = list_dataset(tmp_path / "first", {name: moving_bar(16 + 2 * i)
                                               for i, name in enumerate(THROWS)})
     other = tmp_path / "other"
@@ -379,25 +422,14 @@ def test_another_dataset_under_the_same_paths_is_extracted_again(tmp_path):
         recorded.update(zip(content.ids, content.files))
     assert recorded == {video: file_identity(other / video) for video in THROWS}
 
-
-def test_a_file_replaced_under_the_same_path_is_extracted_again(tmp_path):
-    """A video replaced in place (by a copy of another video of the dataset, whose features are
-    thus known): its features are redone, its shard's other video kept."""
-    project = tmp_path / "project"
-    project.mkdir()
-    stage_project(project, features={"shard_videos": 2, **ONE_CLIP_BATCHES})
-    data = list_dataset(tmp_path / "data", {name: moving_bar(16 + 2 * i)
-                                            for i, name in enumerate(THROWS)})
-    decode_and_extract(project, data)
-    before = extracted(project)
-    shutil.copy(data / THROWS[2], data / THROWS[1])
-    log = decode_and_extract(project, data)
+    shutil.copy(first / THROWS[2], other / THROWS[0])  # replaced in place
+    log = decode_and_extract(project, other)
     assert "2 videos already extracted, 1 to do" in log
     assert "1 videos are extracted again: their file changed since they were extracted" in log
-    after = extracted(project)
-    np.testing.assert_array_equal(after[THROWS[0]][1], before[THROWS[0]][1])
-    np.testing.assert_array_equal(after[THROWS[1]][1], before[THROWS[2]][1])
-    assert not np.allclose(after[THROWS[1]][1], before[THROWS[1]][1], rtol=1e-3, atol=1e-3)
+    again = extracted(project)
+    np.testing.assert_array_equal(again[THROWS[0]][1], before[THROWS[2]][1])
+    for name in THROWS[1:]:
+        np.testing.assert_array_equal(again[name][1], after[name][1])
 
 
 def test_extract_refuses_a_decode_table_without_the_files(tmp_path, video_file):
