@@ -362,13 +362,6 @@ def shard_number(path):
     return int(Path(path).stem.split("-")[1])
 
 
-def same_file(recorded, current):
-    """Whether a shard's recorded (size, SHA-256) of a video's file is the current file's."""
-    if recorded is None:
-        return False
-    return (int(recorded[0]), str(recorded[1])) == (int(current[0]), str(current[1]))
-
-
 def resume(out_dir, key, wanted, damaged_dir):
     """Keep what an earlier run of the same extraction finished; return (ids done, next number).
 
@@ -403,12 +396,12 @@ def resume(out_dir, key, wanted, damaged_dir):
             log.warning("%s is damaged (%s): moved to %s, its videos are extracted again%s", path,
                         exc.reason, moved, f"; {cache_fix(moved)}" if exc.linked else "")
             continue
-        files = content.files or [None] * len(content.ids)
         listed = [i for i, video in enumerate(content.ids) if video in wanted and video not in done]
-        keep = [i for i in listed if same_file(files[i], wanted[content.ids[i]])]
-        if content.files is None:
+        if content.files is None:  # an older version's shard: its files are not known
+            keep = []
             unrecorded += len(listed)
         else:
+            keep = [i for i in listed if content.files[i] == wanted[content.ids[i]]]
             changed += len(listed) - len(keep)
         rewrite(path, content, keep)
         if keep:

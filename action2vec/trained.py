@@ -72,11 +72,23 @@ class Trained:
         self.features = read_attrs(shard_paths(require(self.project / PCA_SHARDS,
                                                        "PCA feature shards"))[0])
         self.labels = read_classes(require(self.project / CLASSES, "class word vectors"))
-        self.spec, self.class_vectors = self.labels.spec, self.labels.vectors
-        self.label_dim = self.labels.dim
         self.params = params.read(require(self.project / PARAMS, "params file"))
         self.check_shapes()
         self.check_trained_classes()
+
+    @property
+    def spec(self):
+        """The label space the class vectors came from (params labels.vectors)."""
+        return self.labels.spec
+
+    @property
+    def class_vectors(self):
+        """{class name: label vector} of the project's classes."""
+        return self.labels.vectors
+
+    @property
+    def label_dim(self):
+        return self.labels.dim
 
     def check_shapes(self):
         config = self.checkpoint["config"]
