@@ -5,6 +5,7 @@
     action2vec analogy "play piano" - piano + violin
     action2vec export [--out DIR]         class (and video) embeddings in word2vec format
     action2vec info FILE...               what a shard, model, sequence or export file holds
+    action2vec conse VIDEO|DIR... --classes NAMES   zero-shot, no training (ConSE on I3D)
 
 Results go to stdout, progress and messages to stderr. Exit status: 0 on success, 1 on an error
 or when any video could not be embedded (the others are still printed and written), 2 on bad
@@ -247,6 +248,49 @@ def cmd_info(args):
     return status
 
 
+def cmd_conse(args):
+    from action2vec import conse
+    from action2vec.vectors import load_space
+
+    if args.k < 1:
+        print(f"error: -k must be at least 1, got {args.k}", file=sys.stderr)
+        return 2
+    videos = video_files(args.videos)
+    labels = read_labels(args.classes)
+    settings = conse.settings()  # ./params.yaml's, else the defaults
+    top = settings["top"] if args.top is None else args.top
+    conse.check_top(top)
+    spec = args.vectors or settings["vectors"]
+    log.info("loading the label vectors %s", spec)
+    space = load_space(spec, args.device)
+    label_vectors = conse.candidate_vectors(labels, space, settings)
+    W, b = conse.logits_layer()
+    kinetics, kinetics_vectors = conse.kinetics_vectors(space, settings["name_map"])
+    failed = []
+
+    def report(path, message):
+        failed.append(path)
+        print(f"error: {path}: {message}", file=sys.stderr, flush=True)
+
+    features = conse.video_features(videos, report, settings, args.device,
+                                    progress=sys.stderr.isatty())
+    for path, clips in zip(videos, features):
+        if clips is None:
+            continue
+        p = conse.video_probabilities(clips, W, b)
+        vector = conse.conse_embedding(p, kinetics_vectors, top)
+        print(f"{path}  ({len(clips)} clips)")
+        for rows, headers in conse.video_tables(p, vector, labels, label_vectors, kinetics,
+                                                args.k, top):
+            print(indent(table(rows, headers)))
+        print()
+    if failed:
+        print(f"{len(videos) - len(failed)} of {len(videos)} videos embedded; {len(failed)} "
+              "failed", file=sys.stderr)
+        return 1
+    return 0
+
+
 # ---------------------------------------------------------------- arguments
 
 
@@ -350,6 +394,30 @@ def parser():
                     "embed outputs, model checkpoints (.pt), word2vec files (.txt, .bin) and "
                     "export metadata (.json), numpy files.")
     p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = command(
+        commands, "conse", cmd_conse,
+        "zero-shot with no training: ConSE on the packaged I3D's Kinetics-400 classifier",
+        description="ConSE (Norouzi et al. 2014), which needs no trained project: each video's "
+                    "I3D Kinetics-400 probabilities (the mean of its clips' softmax) weight the "
+                    "label vectors of its --top most probable Kinetics classes; the weighted "
+                    "mean is ranked against the --classes' label vectors by cosine. Decoding "
+                    "and extraction settings, the label space and name map come from "
+                    "./params.yaml when there is one. A folder stands for every file below "
+                    "it; a file that cannot be read as a video is reported on one line, the "
+                    "others go on, and the exit status is then 1.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO|DIR")
+    p.add_argument("--classes", required=True, metavar="NAMES|FILE",
+                   help="candidate classes: comma-separated names or a file with one per line")
+    p.add_argument("--top", type=int, metavar="T",
+                   help="Kinetics classes whose label vectors are combined (default: conse.top "
+                        "of ./params.yaml, else 10)")
+    p.add_argument("--vectors", metavar="SPEC",
+                   help="the label space (default: labels.vectors of ./params.yaml, else "
+                        "glove-6b-50d)")
+    p.add_argument("-k", type=int, default=5, metavar="N",
+                   help="how many candidate classes to list (default: 5)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     return top
 
 

@@ -146,11 +146,13 @@ SCHEMA = {
     "train": {"chunk": integer(1, BIG), "lstm1": integer(1, BIG),
               "lstm2": integer(1, BIG), "attention": integer(0, BIG), "dropout": number(0, 0.99),
               "epochs": integer(1, 10**5), "batch_size": integer(2, BIG), "lr": number(0, 10),
-              "lambda_warmup": number(0), "loss_reduction": choice("mean", "sum"),
+              "lambda_warmup": number(0), "lambda_schedule": choice("ramp", "step"),
+              "loss_reduction": choice("mean", "sum"),
               "device": choice("cpu", "cuda"), "workers": optional(integer(1, 1024)),
               "store": choice("disk", "memory")},
     "baseline": {"alpha": number(0), "gamma": optional(number(0)), "laplacian": number(0),
                  "neighbours": integer(1, 1000)},
+    "conse": {"top": integer(1, 400)},
     "semantics": {"simulate_root": boolean, "compare_vectors": string_list},
 }
 

@@ -16,7 +16,7 @@ from action2vec.files import atomic
 from action2vec.model import HRNN, HRNNConfig, check_plain, dual_loss, read_plain
 from action2vec.progress import bar as progress_bar
 from action2vec.sequences import as_rows
-from action2vec.zsl import VARIANTS, top_k_accuracy
+from action2vec.zsl import VARIANTS, rank_classes
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,10 @@ class TrainConfig:
     batch_size: int
     lr: float
     lam: float  # weight of the cross-entropy term; 0 trains on the ranking loss alone
-    warmup: float  # lambda rises from 0 over this fraction of the first epoch
+    warmup: float  # lambda is reached at this fraction of the first epoch (see lambda_at)
     seed: int
+    schedule: str = "ramp"  # how lambda is reached: "ramp" (linear from 0) or "step" (0, then lambda)
+    shuffle_labels: bool = False  # the negative control: labels permuted among the videos
     reduction: str = "mean"  # of the loss over the batch: "mean", or "sum" as the paper writes
     device: str = "cpu"
     network: dict = field(default_factory=dict)  # HRNNConfig's settings but the data's sizes
@@ -45,7 +47,9 @@ class TrainConfig:
         t, spec = p["train"], VARIANTS[variant]
         return cls(epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"],
                    lam=p["lambda"] if spec["cross_entropy"] else 0.0, warmup=t["lambda_warmup"],
-                   seed=p["seed"], reduction=t["loss_reduction"], device=t["device"],
+                   seed=p["seed"], schedule=t["lambda_schedule"],
+                   shuffle_labels=spec.get("shuffle_labels", False),
+                   reduction=t["loss_reduction"], device=t["device"],
                    network={"kind": spec["kind"], "chunk": t["chunk"], "lstm1": t["lstm1"],
                             "lstm2": t["lstm2"], "dropout": t["dropout"],
                             "attention": t["attention"] if spec["attention"] else 0})
@@ -66,17 +70,30 @@ def class_rows(data, classes, exclude=()):
     return rows, np.array([index[label] for label in np.array(data["label"])[rows]], dtype=np.int64)
 
 
+def shuffled(targets, seed):
+    """``targets`` permuted among the videos by a draw from ``seed``: every class keeps its
+    number of videos, but a video's label no longer says what it shows (the negative control)."""
+    return np.asarray(targets)[np.random.default_rng([seed, SHUFFLE_STREAM]).permutation(
+        len(targets))]
+
+
+SHUFFLE_STREAM = 3  # the permutation's own random stream (see zsl.VALIDATION_STREAM)
+
+
 def fit_split(data, class_vectors, split, config, resume=None, progress=True, on_epoch=None):
     """(model, history): a new HRNN trained on the seen classes of ``split`` alone (their videos
     but the held-out ones, their word vectors, a classification head with one output per seen
     class), at the epoch whose zero-shot top-1 on the split's validation classes is best (the
-    last epoch when it has none). ``data`` is ``read_sequences``'s dict, ``class_vectors`` maps
+    last epoch when it has none). With ``config.shuffle_labels`` the targets are permuted among
+    those videos first (see shuffled). ``data`` is ``read_sequences``'s dict, ``class_vectors`` maps
     class names to word vectors; the targets index ``split["seen"]``. No video of another class
     reaches the model. ``data["sequences"]`` may be an array or a
     ``sequences.Rows`` source (read in batches, so memory stays bounded)."""
     seen = split["seen"]
     source = as_rows(data["sequences"], data["lengths"])
     rows, targets = class_rows(data, seen, split.get("held_out", ()))
+    if config.shuffle_labels:
+        targets = shuffled(targets, config.seed)
     validation = None
     if split.get("validation"):
         vrows, vtargets = class_rows(data, split["validation"])
@@ -92,11 +109,14 @@ def fit_split(data, class_vectors, split, config, resume=None, progress=True, on
     return model, history
 
 
-def lambda_at(step, steps_per_epoch, lam, warmup):
-    """The cross-entropy weight at an iteration: rises linearly from 0 to ``lam`` over the first
-    ``warmup`` fraction of the first epoch (0.75 in the paper), then stays at ``lam``."""
-    ramp = warmup * steps_per_epoch
-    return lam if ramp <= 0 else lam * min(1.0, step / ramp)
+def lambda_at(step, steps_per_epoch, lam, warmup, schedule="ramp"):
+    """The cross-entropy weight at an iteration (0-based). The paper sets lambda to 0.02 "after
+    75% of the first epoch" (``warmup`` 0.75): "step" reads that literally (0 before, ``lam``
+    from then on); "ramp" rises linearly from 0 to ``lam`` over that fraction, then stays."""
+    reach = warmup * steps_per_epoch
+    if schedule == "step":
+        return lam if step >= reach else 0.0
+    return lam if reach <= 0 else lam * min(1.0, step / reach)
 
 
 @contextmanager
@@ -168,7 +188,8 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
                        for batch in torch.randperm(len(x), generator=order).split(
                            config.batch_size)]
             for idx, inputs in zip(batches, read_ahead(x, batches, cuda)):
-                weight = lambda_at(step, steps_per_epoch, config.lam, config.warmup)
+                weight = lambda_at(step, steps_per_epoch, config.lam, config.warmup,
+                                   config.schedule)
                 with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
                     embeddings, logits = net(inputs.to(device, non_blocking=True),
                                              n_steps[idx].to(device))
@@ -202,6 +223,8 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
             model.load_state_dict(best["model"])
             for row in history:
                 row["chosen"] = row["epoch"] == best["epoch"]
+                if row is not history[-1]:
+                    row.pop("validation_hits", None)  # kept for the last epoch alone
         model.eval()
         return history
 
@@ -223,11 +246,15 @@ def read_ahead(source, batches, pin=False):
 
 def validate(model, validation, device, row, best):
     """Record the model's zero-shot top-1 on the validation classes in the epoch's history
-    ``row``; returns the best epoch so far ({"epoch", "top1", "model": weights})."""
+    ``row``, and which validation videos it got right (``validation_hits``, 0/1 per video: the
+    last epoch's give the evaluation an unselected validation score with its interval); returns
+    the best epoch so far ({"epoch", "top1", "model": weights})."""
     sequences, lengths, targets, class_vectors = validation
-    top1 = top_k_accuracy(embed(model, sequences, lengths, device=device), targets,
-                          class_vectors, 1)
+    nearest = rank_classes(embed(model, sequences, lengths, device=device), class_vectors)[:, 0]
+    hits = (nearest == np.asarray(targets)).astype(int)
+    top1 = float(hits.mean())
     row["validation_top1"] = top1
+    row["validation_hits"] = hits.tolist()
     if best is None or top1 > best["top1"]:
         best = {"epoch": row["epoch"], "top1": top1,
                 "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}

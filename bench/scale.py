@@ -278,12 +278,13 @@ def score():
     for ratio in cfg["ratios"]:
         splits = read_splits(SPLITS, ratio)
         for variant in cfg["variants"]:
-            scored = [evaluate.score_split(split_file(run_dir(variant, ratio), k, ".npz"), split,
-                                           classes.names, classes.vectors, flagged)
-                      for k, split in enumerate(splits)]
+            scored = [evaluate.score_split(
+                evaluate.load(split_file(run_dir(variant, ratio), k, ".npz")), split,
+                classes.vectors, flagged, True, evaluate.last_hits(variant, ratio, k))
+                for k, split in enumerate(splits)]
             m = evaluate.summarise(scored, cfg["bootstrap"], p["seed"])
             print(f"{ratio} {variant} top-1 {m['top1_mean']:.3f} (chance "
-                  f"{evaluate.chance(splits, len(classes.names))['top1_mean']:.3f})")
+                  f"{evaluate.chance(splits)['top1_mean']:.3f})")
 
 
 def run_size(project, n_videos, args, p, dvc, attrs):

@@ -13,7 +13,8 @@ Writes, per variant, ratio and split k, data/train/VARIANT/RATIO/split-k.pt (loa
 action2vec.model.load_model: the epoch chosen on the validation classes), split-k.npz
 (embeddings of every video the model was not trained on, each with its role: "unseen" (the
 zero-shot test set), "validation", or "held_out" (seen classes' videos kept for generalized
-zero-shot)) and split-k.json (loss and validation top-1 per epoch), and
+zero-shot)) and split-k.json (loss and validation top-1 per epoch, and the last epoch's
+validation hits per video), and
 plots/train/VARIANT_RATIO.csv (split 0's history, a DVC plot).
 
 An interrupted run keeps each training's state after every epoch in .resume/train/, and its
@@ -64,7 +65,8 @@ def write_loss_plots(jobs):
         if job.k == 0:
             history = json.loads(split_file(job.out, 0, ".json").read_text())
             loss_plot(job.variant, job.ratio).parent.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(history).to_csv(loss_plot(job.variant, job.ratio), index=False)
+            rows = [{k: v for k, v in row.items() if k != "validation_hits"} for row in history]
+            pd.DataFrame(rows).to_csv(loss_plot(job.variant, job.ratio), index=False)
 
 
 def main():

@@ -244,14 +244,15 @@ def stage_project(root, **changes):
 
 # The suite's one pipeline: 24 classes x 1 rendered video of 32 frames, 3 C3D clips each (72
 # through C3D); with chunks of 2, two LSTM 1 sub-sequences per video, so that attention and both
-# LSTMs run over several steps. Two ratios of 2 splits, two variants (9 trainings with the full
-# model) of a tiny network; shards of 2 videos (12 shards) for the repair test. label_semantics
-# compares the sentence model's label space, as by default; test_pipeline's copy trains on it.
+# LSTMs run over several steps. Two ratios of 2 splits, three variants, the negative control
+# among them (13 trainings with the full model), of a tiny network; shards of 2 videos (12
+# shards) for the repair test. label_semantics compares the sentence model's label space, as by
+# default; test_pipeline's copy trains on it.
 TINY = {
     "render": {"videos_per_class": 1, "frames": 32},
     "features": {"shard_videos": 2},
     "zsl": {"ratios": ["80_20", "50_50"], "n_splits": 2,
-            "variants": ["action2vec", "stacked_lstm"]},
+            "variants": ["action2vec", "stacked_lstm", "shuffled_labels"]},
     "pca": {"dims": 8},
     "sequence": {"steps": 6},
     "train": {"chunk": 2, "lstm1": 32, "lstm2": 16, "attention": 8, "epochs": 2,

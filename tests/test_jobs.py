@@ -49,8 +49,11 @@ def trained(tmp_path_factory):
     """Two projects of 2 variants x 2 splits (5 trainings with the full model), trained
     serially in memory and in 2 worker processes streamed from disk."""
     base = tmp_path_factory.mktemp("trained")
-    serial = training_project(base / "serial", n_splits=2, workers=1, store="memory")
-    parallel = training_project(base / "parallel", n_splits=2, workers=2, store="disk")
+    # lambda from the first step, so that a change of lambda changes the full model
+    serial = training_project(base / "serial", n_splits=2, workers=1, store="memory",
+                              lambda_warmup=0)
+    parallel = training_project(base / "parallel", n_splits=2, workers=2, store="disk",
+                                lambda_warmup=0)
     logs = train(serial), train(parallel)
     return serial, parallel, logs
 

