@@ -102,8 +102,9 @@ SCORES = {"top1": ("top1", hit_rate), "validation_top1": ("validation_top1", hit
           "gzsl_unseen": ("gzsl", gzsl_statistic("unseen")),
           "gzsl_calibrated_seen": ("gzsl_calibrated", gzsl_statistic("seen")),
           "gzsl_calibrated_unseen": ("gzsl_calibrated", gzsl_statistic("unseen"))}
-# The harmonic means, each of the means over splits of its rows' two sides.
-HARMONICS = {"gzsl_harmonic": "gzsl", "gzsl_calibrated_harmonic": "gzsl_calibrated"}
+# The generalized zero-shot rows whose PREFIX_harmonic is the harmonic mean of the means over
+# splits of PREFIX_seen and PREFIX_unseen.
+HARMONICS = ("gzsl", "gzsl_calibrated")
 
 
 def predictions_dir(variant, ratio):
@@ -212,16 +213,16 @@ def summarise(scored, resamples, seed):
         low, high = bootstrap_interval(samples, statistic, resamples, seed, LEVEL)
         out.update({f"{name}_mean": mean, f"{name}_std": std, f"{name}_low": low,
                     f"{name}_high": high})
-    for name, key in HARMONICS.items():
-        samples = [rows.get(key) for rows, _, _, _ in scored]
-        if f"{name.replace('harmonic', 'seen')}_mean" not in out:
+    for prefix in HARMONICS:
+        if f"{prefix}_seen_mean" not in out:
             continue
+        samples = [rows[prefix] for rows, _, _, _ in scored]
         low, high = bootstrap_interval(samples, both_sides, resamples, seed, LEVEL,
                                        aggregate=harmonic_of_means)
         per_split = [gzsl_from_rows(s)["harmonic"] for s in samples]
         split_mean, split_std = spread([np.nan if h is None else h for h in per_split])
-        out.update({name: harmonic(out[f"{name.replace('harmonic', 'seen')}_mean"],
-                                   out[f"{name.replace('harmonic', 'unseen')}_mean"]),
+        name = f"{prefix}_harmonic"
+        out.update({name: harmonic(out[f"{prefix}_seen_mean"], out[f"{prefix}_unseen_mean"]),
                     f"{name}_low": low, f"{name}_high": high,
                     f"{name}_split_mean": split_mean, f"{name}_split_std": split_std})
     gammas = [gamma for _, _, _, gamma in scored]

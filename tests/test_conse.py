@@ -13,12 +13,12 @@ import torch
 import yaml
 
 from action2vec import Action2VecError, conse, vectors
-from action2vec.cli import main
 from action2vec.dataset import packaged_classes
 from action2vec.i3d import InceptionI3d, load_i3d_weights
 from action2vec.render import render_frames, write_video
 
-from conftest import ROOT, Done, captured_run
+from conftest import ROOT
+from test_cli import run as run_command
 
 # SHA-256 of data/label_map.txt of github.com/deepmind/kinetics-i3d (commit 0667e88): the 400
 # class names, one per line, in the order of the classifier's outputs (its evaluate_sample.py
@@ -200,13 +200,7 @@ def run(tmp_path, monkeypatch, space):
     monkeypatch.setattr(vectors, "load_space", lambda spec, device="cpu": space)
 
     def command(*args):
-        args = [str(a) for a in args]
-        with captured_run(tmp_path, ["action2vec", *args], log_format="%(message)s") as (out, err):
-            try:
-                code = main(args)
-            except SystemExit as exc:  # argparse: usage errors
-                code = exc.code
-        return Done(code, out.getvalue(), err.getvalue())
+        return run_command(tmp_path, *args)
     return command
 
 
