@@ -15,10 +15,8 @@ not tuned on.
 """
 
 import csv
-
 import json
 from importlib import resources
-from itertools import groupby
 from pathlib import Path
 from typing import NamedTuple
 
@@ -126,10 +124,12 @@ def reviewed_overlap():
     """{dataset: {class: [the Kinetics-400 classes that show the same action]}} of the reviewed
     table (an empty list: none does)."""
     path = resources.files("action2vec") / "resources" / REVIEWED
+    table = {}
     with path.open(newline="") as f:
-        return {d: {row["class"]: [n for n in row["kinetics400"].split("|") if n]
-                    for row in rows}
-                for d, rows in groupby(csv.DictReader(f), key=lambda row: row["dataset"])}
+        for row in csv.DictReader(f):
+            table.setdefault(row["dataset"], {})[row["class"]] = [
+                n for n in row["kinetics400"].split("|") if n]
+    return table
 
 
 def reviewed_flags(dataset, pretraining_dataset, names):
@@ -172,13 +172,13 @@ def label_only(space, threshold, name_map=None, pretraining_dataset="kinetics400
     datasets' published classes against a pretraining class list, from class names alone."""
     others_names, others = packaged_vectors(pretraining_dataset, space, name_map)
     tables = {}
+    reviewed = reviewed_overlap()
     for dataset in LABEL_ONLY:
         names, matrix = packaged_vectors(dataset, space, name_map)
         unseen = truze_unseen(dataset)
-        reviewed = reviewed_overlap()[dataset]
         table = leakage_classes(names, matrix, others_names, others, threshold)
         tables[dataset] = {name: {**row, "truze_unseen": name in unseen,
-                                  "reviewed": reviewed[name]}
+                                  "reviewed": reviewed[dataset][name]}
                            for name, row in table.items()}
     return tables
 

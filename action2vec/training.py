@@ -32,7 +32,7 @@ class TrainConfig:
     lam: float  # weight of the cross-entropy term; 0 trains on the ranking loss alone
     warmup: float  # lambda is reached at this fraction of the first epoch (see lambda_at)
     seed: int
-    schedule: str = "ramp"  # how lambda is reached: "ramp" (linear from 0) or "step" (0, then lambda)
+    schedule: str = "ramp"  # how lambda is reached: "ramp" (from 0) or "step" (0, then lambda)
     shuffle_labels: bool = False  # the negative control: labels permuted among the videos
     reduction: str = "mean"  # of the loss over the batch: "mean", or "sum" as the paper writes
     device: str = "cpu"
@@ -70,14 +70,14 @@ def class_rows(data, classes, exclude=()):
     return rows, np.array([index[label] for label in np.array(data["label"])[rows]], dtype=np.int64)
 
 
+SHUFFLE_STREAM = 3  # the permutation's own random stream (see zsl.VALIDATION_STREAM)
+
+
 def shuffled(targets, seed):
     """``targets`` permuted among the videos by a draw from ``seed``: every class keeps its
     number of videos, but a video's label no longer says what it shows (the negative control)."""
     return np.asarray(targets)[np.random.default_rng([seed, SHUFFLE_STREAM]).permutation(
         len(targets))]
-
-
-SHUFFLE_STREAM = 3  # the permutation's own random stream (see zsl.VALIDATION_STREAM)
 
 
 def fit_split(data, class_vectors, split, config, resume=None, progress=True, on_epoch=None):

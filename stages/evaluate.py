@@ -67,6 +67,8 @@ DEFINITIONS = {
                          "on validation classes and held-out videos of the other fold",
     "chance": "a uniform guess among the same candidates, aggregated the same way",
 }
+
+
 def hit_rate(rows):
     return float(np.mean(rows))
 
@@ -126,8 +128,8 @@ def folds(video_ids, labels):
 
 
 def calibrated_rows(saved, split, vectors):
-    """(gzsl_rows after calibrated stacking, [gamma_0, gamma_1]) of a split, or (None, None) without
-    validation classes or held-out videos. Gamma must be chosen on validation data, and the
+    """(gzsl_rows after calibrated stacking, [gamma_0, gamma_1]) of a split; (None, None)
+    without validation classes or held-out videos. Gamma must be chosen on validation data, and the
     held-out seen-class videos are the test of the seen side, so they are cross-fitted: the
     held-out videos are split in two folds (each class alternating); gamma_f is chosen on fold
     f with the validation classes' videos (candidates: seen + validation classes) and applied
@@ -195,7 +197,7 @@ def score_split(saved, split, vectors, flagged, selected=False, last_hits=None):
 
 
 def spread(values):
-    """{mean, std}: the mean over splits and the sample std (ddof 1; None with one split)."""
+    """(mean, std): the mean over splits and the sample std (ddof 1; None with one split)."""
     values = np.asarray(values, dtype=float)
     return float(values.mean()), (float(values.std(ddof=1)) if len(values) > 1 else None)
 

@@ -160,7 +160,8 @@ def test_calibrated_stacking_applies_each_folds_gamma_to_the_other_fold():
     assert abs(gammas[0] - gammas[1]) > 0.1
     fold = {}
     for c in split["seen"]:
-        mine = sorted(i for i, label, r in zip(ids, labels, roles) if label == c and r == "held_out")
+        mine = sorted(i for i, label, r in zip(ids, labels, roles)
+                      if label == c and r == "held_out")
         fold.update({v: j % 2 for j, v in enumerate(mine)})
 
     def h_at(g, chosen, others):
