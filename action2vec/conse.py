@@ -9,7 +9,7 @@ most probable classes k_1..k_T:
     f(x) = (1/Z) sum_{t=1..T} p(k_t|x) s(k_t),   Z = sum_{t=1..T} p(k_t|x)
 
 and candidate classes are ranked by the cosine of f(x) with their label vectors
-(zsl.rank_classes). s(k) is the Kinetics class name embedded as the leakage stage embeds it
+(scoring.rank_classes). s(k) is the Kinetics class name embedded as the leakage stage embeds it
 (leakage.packaged_vectors: the packaged name map, in any label space of vectors.py).
 
 The Kinetics logits come from the Mixed_5c features the pipeline stores, without running the
@@ -25,7 +25,7 @@ import numpy as np
 
 from action2vec import Action2VecError, i3d, params
 from action2vec.leakage import packaged_vectors
-from action2vec.zsl import normalise, rank_classes
+from action2vec.scoring import normalise, rank_classes
 
 TOP = 10  # Kinetics classes whose label vectors are combined (the paper's T)
 KINETICS = "kinetics400"  # the packaged class list, in the order of the classifier's outputs

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from action2vec import Action2VecError
+from action2vec.dataset_names import OWN_CLASSES, RENDERED, name_problem
 from action2vec.files import read_text
 
 log = logging.getLogger(__name__)
@@ -435,21 +436,9 @@ def list_kinetics400(root):
     return unique(list(videos.values()))
 
 
-RENDERED = "rendered"
+# Each name of dataset_names.NAMES -> the function listing its videos.
 DATASETS = {RENDERED: list_rendered, "ucf101": list_ucf101, "hmdb51": list_hmdb51,
             "kinetics400": list_kinetics400, "folder": list_folder, "list": list_listed}
-OWN_CLASSES = ("folder", "list")  # datasets whose class names are the user's own
-RENAMED = {"embedded": RENDERED}  # former dataset names: what each is called now
-
-
-def name_problem(name):
-    """What is wrong with ``name`` as ``dataset.name`` (None when nothing): a former name says
-    what it is called now, so that an old params.yaml or ``-S dataset.name=...`` is told."""
-    if not isinstance(name, str) or name not in DATASETS and name not in RENAMED:
-        return f"unknown dataset {name!r}; known: {sorted(DATASETS)}"
-    if name in RENAMED:
-        return f"the dataset {name!r} was renamed to {RENAMED[name]!r}; set it to {RENAMED[name]}"
-    return None
 
 
 def name_map_rows(name):

@@ -34,7 +34,7 @@ from action2vec.progress import bar as progress_bar
 from action2vec.sequences import (OnDisk, as_rows, project_sequences, read_index,
                                   write_projected)
 from action2vec.training import TrainConfig, embed, fit_split
-from action2vec.zsl import split_roles
+from action2vec.splits import split_roles
 
 log = logging.getLogger(__name__)
 SUFFIXES = (".pt", ".npz", ".json")  # what a job writes for its split

@@ -26,7 +26,8 @@ from action2vec import Action2VecError
 from action2vec.dataset import packaged_classes
 from action2vec.files import atomic, read_stage_json
 from action2vec.labels import class_vectors, read_name_map
-from action2vec.zsl import truze_lists
+from action2vec.scoring import cosines, rank_classes
+from action2vec.truze import truze_lists
 
 # The packaged class list (a dataset of class_names.csv) each backbone was pretrained on.
 PRETRAINING = {"i3d": "kinetics400"}
@@ -75,12 +76,8 @@ def packaged_vectors(dataset, space, name_map=None):
 def nearest(matrix, others):
     """(index of the nearest row of ``others`` by cosine, that cosine rounded to DECIMALS) for
     each row of ``matrix``; the first of tied rows."""
-    def unit(m):
-        m = np.asarray(m, dtype=np.float64)
-        return m / np.linalg.norm(m, axis=1, keepdims=True)
-
-    cosine = unit(matrix) @ unit(others).T
-    index = cosine.argmax(axis=1)
+    cosine = cosines(matrix, others)
+    index = rank_classes(matrix, others)[:, 0]
     return index, np.round(cosine[np.arange(len(index)), index], DECIMALS)
 
 

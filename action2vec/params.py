@@ -11,10 +11,10 @@ import yaml
 
 from action2vec import Action2VecError
 from action2vec.backbones import LAYERS
-from action2vec.dataset import RENDERED, name_problem
+from action2vec.dataset_names import RENDERED, name_problem
 from action2vec.files import read_text
 from action2vec.paths import DESCRIPTIONS, DVC_YAML, PARAMS, VIDEOS
-from action2vec.zsl import RATIOS, VARIANTS
+from action2vec.protocol import RATIOS, VARIANTS
 
 
 class ParamsError(Action2VecError):

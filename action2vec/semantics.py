@@ -11,8 +11,8 @@ FIRST verb synset, ``wordnet.synsets(word, pos="v")[0]``, WordNet's most frequen
 import numpy as np
 from scipy.stats import spearmanr
 
-from action2vec.zsl import normalise
 from action2vec.labels import class_name, split_name
+from action2vec.scoring import normalise
 
 
 def first_verb_synset(word, wordnet):

@@ -33,7 +33,7 @@ from action2vec.semantics import class_means
 from action2vec.shards import read_attrs, shard_paths
 from action2vec.vectors import PACKAGED_VECTORS, SENTENCE_MODELS, load_space
 from action2vec.video import first_line, probe
-from action2vec.zsl import normalise
+from action2vec.scoring import normalise
 
 # Outputs declared in dvc.yaml that the command reads (tests/test_trained.py checks they are).
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from action2vec.files import atomic
 from action2vec.model import HRNN, HRNNConfig, check_plain, dual_loss, read_plain
 from action2vec.progress import bar as progress_bar
 from action2vec.sequences import as_rows
-from action2vec.zsl import VARIANTS, rank_classes
+from action2vec.protocol import VARIANTS
+from action2vec.scoring import rank_classes
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def class_rows(data, classes, exclude=()):
     return rows, np.array([index[label] for label in np.array(data["label"])[rows]], dtype=np.int64)
 
 
-SHUFFLE_STREAM = 3  # the permutation's own random stream (see zsl.VALIDATION_STREAM)
+SHUFFLE_STREAM = 3  # the permutation's own random stream (see splits.VALIDATION_STREAM)
 
 
 def shuffled(targets, seed):

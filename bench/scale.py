@@ -31,7 +31,7 @@ splits -> pca -> sequence -> train -> baseline -> evaluate, each command as dvc.
   (and solves an N x N system), so it runs only up to ``--baseline-max`` videos; its growth is
   measured there and extrapolated like the others'.
 - evaluate: the evaluate stage needs the baseline's outputs, so the benchmark times the stage's
-  own functions (stages/evaluate.py score_split and summarise) on the train stage's real outputs,
+  scoring functions (action2vec/scoring.py score_split and summarise) on the train stage's real outputs,
   at every size, in a child process of its own (``--score``).
 
 Growth exponent: the least-squares slope of log(figure) against log(videos) over the sizes
@@ -267,7 +267,8 @@ def score():
     score_split and summarise on every split's saved embeddings. Run in the project."""
     from action2vec.labels import read_classes
     from action2vec.leakage import read_leakage
-    from action2vec.zsl import read_splits
+    from action2vec.scoring import chance, score_split, summarise
+    from action2vec.splits import read_splits
 
     evaluate = load_stage("evaluate")
     p = params.read()
@@ -278,13 +279,13 @@ def score():
     for ratio in cfg["ratios"]:
         splits = read_splits(SPLITS, ratio)
         for variant in cfg["variants"]:
-            scored = [evaluate.score_split(
+            scored = [score_split(
                 evaluate.load(split_file(run_dir(variant, ratio), k, ".npz")), split,
                 classes.vectors, flagged, True, evaluate.last_hits(variant, ratio, k))
                 for k, split in enumerate(splits)]
-            m = evaluate.summarise(scored, cfg["bootstrap"], p["seed"])
+            m = summarise(scored, cfg["bootstrap"], p["seed"])
             print(f"{ratio} {variant} top-1 {m['top1_mean']:.3f} (chance "
-                  f"{evaluate.chance(splits)['top1_mean']:.3f})")
+                  f"{chance(splits)['top1_mean']:.3f})")
 
 
 def run_size(project, n_videos, args, p, dvc, attrs):

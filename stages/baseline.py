@@ -21,7 +21,7 @@ from action2vec.labels import read_classes
 from action2vec.paths import CLASSES, FEATURES, SEQUENCES, SPLITS, baseline_dir, split_file
 from action2vec.sequences import read_index
 from action2vec.stage import run
-from action2vec.zsl import read_splits, split_roles, training_videos
+from action2vec.splits import read_splits, split_roles, training_videos
 
 
 def main():

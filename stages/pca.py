@@ -20,7 +20,7 @@ from action2vec.paths import (ALL, FEATURES, PCA, PCA_MODEL, PCA_REPORT, PCA_SHA
 from action2vec.pca import fit_pca, transform_shards
 from action2vec.shards import video_index
 from action2vec.stage import run
-from action2vec.zsl import training_videos
+from action2vec.splits import training_videos
 
 log = logging.getLogger("pca")
 

@@ -5,7 +5,7 @@ import logging
 import shutil
 
 from action2vec import params
-from action2vec.dataset import RENDERED
+from action2vec.dataset_names import RENDERED
 from action2vec.paths import VIDEOS
 from action2vec.render import render_dataset
 from action2vec.stage import run

@@ -19,7 +19,7 @@ from action2vec.leakage import read_leakage
 from action2vec.paths import CLASSES, DECODED, FEATURES, LEAKAGE, SPLITS
 from action2vec.shards import video_index
 from action2vec.stage import run
-from action2vec.zsl import draw_splits, single_class_warnings
+from action2vec.splits import draw_splits, single_class_warnings
 
 log = logging.getLogger("splits")
 

@@ -42,7 +42,7 @@ from action2vec.paths import (ALL_CLASSES, CLASSES, SEQUENCES, SPLITS, TRAIN, lo
 from action2vec.sequences import read_index
 from action2vec.stage import run
 from action2vec.training import TrainConfig
-from action2vec.zsl import read_splits
+from action2vec.splits import read_splits
 
 log = logging.getLogger("train")
 

@@ -17,7 +17,7 @@ from action2vec.paths import (ANALOGY_REPORT, CLASSES, LABEL_SEMANTICS_REPORT, L
                               MODEL, PROTOCOL_REPORT, RESUME, SEMANTICS_METRICS, SEQUENCES,
                               SPLITS, TRAIN_REPORT, WORDNET_REPORT, ZSL_METRICS, ZSL_REPORT,
                               projection_file, run_dir, split_file)
-from action2vec.zsl import HEADLINE
+from action2vec.scoring import HEADLINE
 
 from conftest import TINY, copy_of
 from project import set_params, sh

@@ -11,7 +11,7 @@ import torch
 from action2vec import Action2VecError
 from action2vec.model import HRNN, HRNNConfig
 from action2vec.training import TrainConfig, embed, fit_split, lambda_at, train
-from action2vec.zsl import top_k_accuracy
+from action2vec.scoring import top_k_accuracy
 
 from conftest import RunsCode
 
@@ -167,7 +167,7 @@ sys.path.insert(0, {tests!r})
 from test_training import toy_config, toy_model, toy_problem
 from action2vec import distributed
 from action2vec.training import embed, train
-from action2vec.zsl import top_k_accuracy
+from action2vec.scoring import top_k_accuracy
 
 rank, world = distributed.setup("cpu")
 sequences, lengths, targets, vectors = toy_problem()
