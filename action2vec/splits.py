@@ -206,10 +206,15 @@ def truze_split(dataset, classes):
     return seen, unseen
 
 
+def all_splits(path):
+    """{ratio: [split, ...]}: every ratio's class splits from the splits stage's file."""
+    return json.loads(Path(path).read_text())
+
+
 def read_splits(path, ratio):
     """The class splits of one ratio from the splits stage's file; a ratio not drawn is an
     error naming the ratios that were."""
-    splits = json.loads(Path(path).read_text())
+    splits = all_splits(path)
     if ratio not in splits:
         raise Action2VecError(f"ratio {ratio!r} is not in {path} (drawn: {list(splits)}; "
                               "see zsl.ratios)")

@@ -20,7 +20,7 @@ from action2vec.paths import (ALL, FEATURES, PCA, PCA_MODEL, PCA_REPORT, PCA_SHA
 from action2vec.pca import fit_pca, transform_shards
 from action2vec.shards import video_index
 from action2vec.stage import run
-from action2vec.splits import training_videos
+from action2vec.splits import all_splits, training_videos
 
 log = logging.getLogger("pca")
 
@@ -38,7 +38,7 @@ def main():
     transform_shards(FEATURES, PCA_SHARDS, everything, max_videos=10_000)
     everything.save(PCA_MODEL)
     videos = [(v, where.label) for v, where in video_index(FEATURES).items()]
-    splits = json.loads(SPLITS.read_text())
+    splits = all_splits(SPLITS)
     kept = []
     for ratio, drawn in splits.items():
         for k, split in enumerate(drawn if ratio != ALL else []):

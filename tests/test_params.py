@@ -239,3 +239,29 @@ def test_a_params_file_that_is_not_utf8_is_one_error_naming_it(tmp_path):
         params.read(path)
     assert isinstance(err.value, Action2VecError)
     assert str(err.value).startswith(f"{path}: not UTF-8 text (byte 0xe9 at offset ")
+
+
+REGISTRIES = ("backbones.py", "dataset_names.py", "protocol.py")
+
+
+@pytest.mark.parametrize("name", REGISTRIES)
+def test_a_registry_imports_nothing(name):
+    """The names the schema needs live in modules with no import at all, so that editing the
+    code that uses them (drawing splits, scoring, listing videos) reruns only its own stages."""
+    import ast
+    from conftest import ROOT
+    tree = ast.parse((ROOT / "action2vec" / name).read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def test_params_runs_only_the_registries_and_the_file_helpers():
+    from conftest import ROOT
+    from test_dvc_yaml import import_closure
+    closure = {p.name for p in import_closure(ROOT / "action2vec" / "params.py")}
+    assert closure == {"__init__.py", "files.py", "paths.py", *REGISTRIES}
+
+
+def test_every_dataset_name_has_a_lister():
+    from action2vec.dataset import DATASETS
+    from action2vec.dataset_names import NAMES
+    assert list(DATASETS) == list(NAMES)
