@@ -4,9 +4,10 @@ job gives the same bytes however many run at once.
 
 A job streams its split's sequences from a scratch sequence file projected by the split's own
 PCA (bounded memory), or holds them in memory (``train.store: memory``); both give the same
-bytes. A finished job is kept under its key (everything that decides its result) in
-``.resume/train/done/``, so that the next run of the stage reuses it when only other jobs'
-settings changed (a variant added, lambda changed for variants without cross-entropy).
+bytes. A finished job is kept under its key (everything that decides its result: settings,
+split, data and the code a training runs, see code_digest) in ``.resume/train/done/``, so that
+the next run of the stage reuses it when only other jobs' settings or other code changed (a
+variant added, lambda changed for variants without cross-entropy, the command line edited).
 """
 
 import fcntl
@@ -25,6 +26,7 @@ import numpy as np
 
 from action2vec import distributed
 from action2vec.files import file_sha256
+from action2vec.imports import import_closure, resources_read
 from action2vec.labels import read_classes
 from action2vec.model import save_model
 from action2vec.paths import (CLASSES, FEATURES, PCA_MODEL, SEQUENCE_SCRATCH, SEQUENCES,
@@ -38,7 +40,10 @@ from action2vec.splits import split_roles
 
 log = logging.getLogger(__name__)
 SUFFIXES = (".pt", ".npz", ".json")  # what a job writes for its split
-CODE = Path(__file__).resolve().parent  # the package: its code decides every result
+CODE = Path(__file__).resolve().parent  # the package whose code the jobs run
+# The modules a job runs, with everything they import: this one prepares its input sequences
+# and writes its outputs, training.py trains, model.py is the network.
+TRAINING_CODE = ("jobs.py", "training.py", "model.py")
 
 
 @dataclass
@@ -66,11 +71,32 @@ class Job:
         return run_dir(self.variant, self.ratio)
 
 
-def code_digest():
-    """A digest of the package's modules: a job trained by other code is not reused."""
+def training_code(package=CODE):
+    """The files whose code decides a job's result: the modules of TRAINING_CODE, each module
+    of the package they import (at any depth) and the packaged resources those read.
+
+    jobs.py belongs with training.py and model.py: its ``sequences_of`` chooses and projects a
+    job's input sequences (through pca.py and sequences.py) and ``run_job`` reads the class
+    vectors, embeds the test videos and gives them their roles (splits.py) in the outputs that
+    are reused, so an edit to any of them changes a training's inputs or outputs without
+    changing its settings. Modules no job imports (the command line, the evaluations) are
+    left out: editing them reuses every training. The stage script (stages/train.py) only
+    decides each job's settings, split and data, which are in its key as values."""
+    package, root = Path(package), Path(package).parent
+    modules = set()
+    for name in TRAINING_CODE:
+        modules |= {package / name} | import_closure(package / name, root)
+    return modules | resources_read(modules, root)
+
+
+def code_digest(package=CODE):
+    """A digest of the contents of training_code's files, each under its path from the folder
+    that holds the package ("action2vec/model.py": the same wherever the package is installed):
+    a job trained by other code is not reused, and one whose code is unchanged is."""
+    root = Path(package).parent
     digest = hashlib.sha256()
-    for path in sorted(CODE.glob("*.py")):
-        digest.update(path.name.encode() + file_sha256(path).encode())
+    for name in sorted(path.relative_to(root).as_posix() for path in training_code(package)):
+        digest.update(name.encode() + file_sha256(root / name).encode())
     return digest.hexdigest()
 
 
@@ -87,7 +113,9 @@ def with_keys(jobs, inputs):
     for job in jobs:
         data = [inputs, projections[job.projection], job.dtype]
         job.key = digest(job.config, job.variant, job.ratio, job.k, job.split, data, code)[:24]
-        job.scratch = SEQUENCE_SCRATCH / f"{digest(data)[:16]}-{job.dtype}.h5"
+        # the code that writes the scratch file is part of its name: an interrupted run's file
+        # is used again only by the code that wrote it
+        job.scratch = SEQUENCE_SCRATCH / f"{digest(data, code)[:16]}-{job.dtype}.h5"
     return jobs
 
 

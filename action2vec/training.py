@@ -1,6 +1,8 @@
 """Training the HRNN on the seen classes of a zero-shot split: the settings (``TrainConfig``),
-the cross-entropy weight's schedule (``lambda_at``), the loop (``train``) and the choice of what
-a split trains on (``fit_split``)."""
+the choice of what a split trains on (``fit_split``) and the loop (``train``), with its parts
+beside it: one epoch (``train_epoch``) and the cross-entropy weight's schedule (``lambda_at``),
+the validation and choice of epoch (``validate``, ``choose_epoch``), and the state a run carries
+and resumes from (``Run``, ``resume_state``, ``restore``, ``save_state``, ``load_state``)."""
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -110,16 +112,6 @@ def fit_split(data, class_vectors, split, config, resume=None, progress=True, on
     return model, history
 
 
-def lambda_at(step, steps_per_epoch, lam, warmup, schedule="ramp"):
-    """The cross-entropy weight at an iteration (0-based). The paper sets lambda to 0.02 "after
-    75% of the first epoch" (``warmup`` 0.75): "step" reads that literally (0 before, ``lam``
-    from then on); "ramp" rises linearly from 0 to ``lam`` over that fraction, then stays."""
-    reach = warmup * steps_per_epoch
-    if schedule == "step":
-        return lam if step >= reach else 0.0
-    return lam if reach <= 0 else lam * min(1.0, step / reach)
-
-
 @contextmanager
 def one_cpu_thread(device):
     """One torch thread while training on a CPU: multi-threaded CPU training gave one of two
@@ -157,77 +149,76 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
     with one_cpu_thread(config.device):
         device = torch.device(config.device)
         model.to(device).train()
-        rank, world = distributed.rank_and_size()
         net = distributed.wrap(model, device)
         x = as_rows(sequences, lengths)
-        n_steps = torch.as_tensor(x.lengths)
         y = torch.as_tensor(targets)
         vectors = torch.as_tensor(class_vectors, device=device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        # float16 autocast with loss scaling on a GPU; float32 on a CPU
-        cuda = device.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda", enabled=cuda)
-        order = torch.Generator().manual_seed(config.seed)
-        steps_per_epoch = -(-len(x) // config.batch_size)
-        history, step, first, best = [], 0, 0, None
+        run = start_run(model, config)
         state = load_state(resume, device) if resume and Path(resume).is_file() else None
         if state:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            if state.get("scaler"):
-                scaler.load_state_dict(state["scaler"])
-            order.set_state(state["order"])
-            torch.set_rng_state(state["rng"])
-            history, step, first = state["history"], state["step"], len(state["history"])
-            best = state.get("best")
-            log.info("resuming training after epoch %d from %s", first, resume)
+            restore(state, model, run)
+            log.info("resuming training after epoch %d from %s", len(run.history), resume)
+        first = len(run.history)
         bar = progress_bar(range(first, config.epochs), desc="train", unit="epoch",
                            disable=not progress, initial=first, total=config.epochs)
         for epoch in bar:
-            sums = np.zeros(3)
-            batches = [batch[rank::world] if len(batch) >= world else batch[:1]
-                       for batch in torch.randperm(len(x), generator=order).split(
-                           config.batch_size)]
-            for idx, inputs in zip(batches, read_ahead(x, batches, cuda)):
-                weight = lambda_at(step, steps_per_epoch, config.lam, config.warmup,
-                                   config.schedule)
-                with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
-                    embeddings, logits = net(inputs.to(device, non_blocking=True),
-                                             n_steps[idx].to(device))
-                total, ranking, cross_entropy = dual_loss(embeddings.float(), logits.float(),
-                                                          y[idx].to(device), vectors, weight,
-                                                          config.reduction)
-                optimizer.zero_grad()
-                scaler.scale(total).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                per_batch = len(idx) if config.reduction == "mean" else 1  # to a batch's sum
-                sums += [total.item() * per_batch, ranking.item() * per_batch,
-                         cross_entropy.item() * per_batch]
-                step += 1
-            means = np.sum(distributed.gather(sums), axis=0) / len(x)
-            row = dict(zip(("loss", "ranking_loss", "cross_entropy"), means.tolist()))  # floats
-            history.append({"epoch": epoch + 1, **row, "lambda": weight})
+            row = {"epoch": epoch + 1, **train_epoch(net, x, y, vectors, run, config)}
+            run.history.append(row)
             if validation is not None:
-                best = validate(model, validation, config.device, history[-1], best)
+                run.best = validate(model, validation, config.device, row, run.best)
                 model.train()
             bar.set_postfix(loss=f"{row['loss']:.4f}")
             if on_epoch is not None:
                 on_epoch()
-            if resume and rank == 0:
-                save_state(resume, {"model": model.state_dict(),
-                                    "optimizer": optimizer.state_dict(),
-                                    "scaler": scaler.state_dict(), "order": order.get_state(),
-                                    "rng": torch.get_rng_state(), "history": history,
-                                    "step": step, "best": best})
-        if best is not None:
-            model.load_state_dict(best["model"])
-            for row in history:
-                row["chosen"] = row["epoch"] == best["epoch"]
-                if row is not history[-1]:
-                    row.pop("validation_hits", None)  # kept for the last epoch alone
+            if resume and distributed.rank_and_size()[0] == 0:
+                save_state(resume, resume_state(model, run))
+        choose_epoch(model, run.history, run.best)
         model.eval()
-        return history
+        return run.history
+
+
+def train_epoch(net, x, y, vectors, run, config):
+    """One pass of Adam over the videos of ``x`` (a Rows source) in a new random order, in
+    batches of ``config.batch_size`` (under torchrun each process takes its share of every
+    batch), the cross-entropy weighted by lambda_at; the epoch's loss terms per video (summed
+    over the processes) and the last batch's lambda. ``y`` are the videos' targets, indexing
+    the word ``vectors``. Autocast to float16 with loss scaling on a GPU."""
+    device = torch.device(config.device)
+    cuda = device.type == "cuda"
+    rank, world = distributed.rank_and_size()
+    n_steps = torch.as_tensor(x.lengths)
+    steps_per_epoch = -(-len(x) // config.batch_size)
+    batches = [batch[rank::world] if len(batch) >= world else batch[:1]
+               for batch in torch.randperm(len(x), generator=run.order).split(config.batch_size)]
+    sums = np.zeros(3)
+    for idx, inputs in zip(batches, read_ahead(x, batches, cuda)):
+        weight = lambda_at(run.step, steps_per_epoch, config.lam, config.warmup, config.schedule)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=cuda):
+            embeddings, logits = net(inputs.to(device, non_blocking=True), n_steps[idx].to(device))
+        total, ranking, cross_entropy = dual_loss(embeddings.float(), logits.float(),
+                                                  y[idx].to(device), vectors, weight,
+                                                  config.reduction)
+        run.optimizer.zero_grad()
+        run.scaler.scale(total).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        per_batch = len(idx) if config.reduction == "mean" else 1  # to a batch's sum
+        sums += [total.item() * per_batch, ranking.item() * per_batch,
+                 cross_entropy.item() * per_batch]
+        run.step += 1
+    means = np.sum(distributed.gather(sums), axis=0) / len(x)
+    row = dict(zip(("loss", "ranking_loss", "cross_entropy"), means.tolist()))  # floats
+    return {**row, "lambda": weight}
+
+
+def lambda_at(step, steps_per_epoch, lam, warmup, schedule="ramp"):
+    """The cross-entropy weight at an iteration (0-based). The paper sets lambda to 0.02 "after
+    75% of the first epoch" (``warmup`` 0.75): "step" reads that literally (0 before, ``lam``
+    from then on); "ramp" rises linearly from 0 to ``lam`` over that fraction, then stays."""
+    reach = warmup * steps_per_epoch
+    if schedule == "step":
+        return lam if step >= reach else 0.0
+    return lam if reach <= 0 else lam * min(1.0, step / reach)
 
 
 def read_ahead(source, batches, pin=False):
@@ -260,6 +251,64 @@ def validate(model, validation, device, row, best):
         best = {"epoch": row["epoch"], "top1": top1,
                 "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
     return best
+
+
+def choose_epoch(model, history, best):
+    """The model ends with the weights of the ``best`` epoch on the validation classes (when
+    there were any), marked ``chosen`` in the ``history``; only the last epoch keeps its
+    validation hits (the evaluation's unselected validation score)."""
+    if best is None:
+        return
+    model.load_state_dict(best["model"])
+    for row in history:
+        row["chosen"] = row["epoch"] == best["epoch"]
+        if row is not history[-1]:
+            row.pop("validation_hits", None)
+
+
+@dataclass
+class Run:
+    """What a training carries from one epoch to the next besides the model, all of which its
+    resume state holds: Adam's and the loss scaler's states, the generator of the batches'
+    order, the history, the iterations so far (lambda's schedule counts them) and the best
+    epoch on the validation classes so far."""
+
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    order: torch.Generator
+    history: list = field(default_factory=list)
+    step: int = 0
+    best: dict = None
+
+
+def start_run(model, config):
+    """A run from epoch 0: Adam on ``model``'s parameters, loss scaling on a GPU alone, batches
+    shuffled by a generator of their own seeded with ``config.seed``."""
+    cuda = torch.device(config.device).type == "cuda"
+    return Run(optimizer=torch.optim.Adam(model.parameters(), lr=config.lr),
+               scaler=torch.amp.GradScaler("cuda", enabled=cuda),
+               order=torch.Generator().manual_seed(config.seed))
+
+
+def resume_state(model, run):
+    """The state to resume from after an epoch (plain data, for save_state): the model, the run
+    and torch's random state (dropout's draws)."""
+    return {"model": model.state_dict(), "optimizer": run.optimizer.state_dict(),
+            "scaler": run.scaler.state_dict(), "order": run.order.get_state(),
+            "rng": torch.get_rng_state(), "history": run.history, "step": run.step,
+            "best": run.best}
+
+
+def restore(state, model, run):
+    """Put ``model``, ``run`` and torch's random state back as ``resume_state`` read them: the
+    next epoch is the one an uninterrupted training would run."""
+    model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    if state.get("scaler"):  # empty on a CPU
+        run.scaler.load_state_dict(state["scaler"])
+    run.order.set_state(state["order"])
+    torch.set_rng_state(state["rng"])
+    run.history, run.step, run.best = state["history"], state["step"], state.get("best")
 
 
 def save_state(path, state):

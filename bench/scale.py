@@ -67,7 +67,7 @@ sys.path.insert(0, str(ROOT))
 
 from action2vec import Action2VecError, params  # noqa: E402
 from action2vec.labels import write_classes  # noqa: E402
-from action2vec.leakage import write_leakage  # noqa: E402
+from action2vec.leakage_report import write_leakage  # noqa: E402
 from action2vec.paths import (CLASSES, DECODED, DVC_YAML, FEATURES, LEAKAGE, PARAMS,  # noqa: E402
                               SPLITS, run_dir, split_file)
 from action2vec.shards import ShardWriter  # noqa: E402
@@ -266,7 +266,7 @@ def score():
     """What the evaluate stage computes for the trained variants (not the baseline): its
     score_split and summarise on every split's saved embeddings. Run in the project."""
     from action2vec.labels import read_classes
-    from action2vec.leakage import read_leakage
+    from action2vec.leakage_report import read_leakage
     from action2vec.scoring import chance, score_split, summarise
     from action2vec.splits import read_splits
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from action2vec import Action2VecError, baseline, conse, params
 from action2vec.labels import read_classes
-from action2vec.leakage import read_leakage
+from action2vec.leakage_report import read_leakage
 from action2vec.paths import (CLASSES, CONFUSION, FEATURES, LEAKAGE, PROTOCOL_REPORT, SPLITS,
                               TRAIN_REPORT, ZSL_METRICS, ZSL_REPORT, baseline_dir, run_dir,
                               split_file, split_files)

@@ -21,7 +21,8 @@ from action2vec.files import atomic
 from action2vec.labels import read_classes
 from action2vec.leakage import (balanced_accuracy, calibrate_on_truze, label_only,
                                 label_only_summary, leakage_classes, out_of_sample,
-                                packaged_vectors, pretraining, reviewed_flags, write_leakage)
+                                packaged_vectors, pretraining, reviewed_flags)
+from action2vec.leakage_report import write_leakage
 from action2vec.paths import CLASSES, LEAKAGE, LEAKAGE_REPORT
 from action2vec.stage import run, table
 from action2vec.vectors import load_space

@@ -15,7 +15,7 @@ import logging
 from action2vec import params
 from action2vec.dataset import TEST, TRAIN, read_split_column
 from action2vec.labels import read_classes
-from action2vec.leakage import read_leakage
+from action2vec.leakage_report import read_leakage
 from action2vec.paths import CLASSES, DECODED, FEATURES, LEAKAGE, SPLITS
 from action2vec.shards import video_index
 from action2vec.stage import run

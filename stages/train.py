@@ -19,9 +19,10 @@ plots/train/VARIANT_RATIO.csv (split 0's history, a DVC plot).
 
 An interrupted run keeps each training's state after every epoch in .resume/train/, and its
 finished trainings in .resume/train/done/: the next `dvc repro` continues from them. A run
-reuses the finished trainings of the run before it whose settings, data and code are unchanged
-(adding a variant trains that variant alone). Under torchrun, the jobs run one after another,
-each data-parallel (DistributedDataParallel), and rank 0 writes the outputs.
+reuses the finished trainings of the run before it whose settings, data and training code
+(jobs.code_digest) are unchanged (adding a variant trains that variant alone). Under torchrun,
+the jobs run one after another, each data-parallel (DistributedDataParallel), and rank 0 writes
+the outputs.
 """
 
 import json

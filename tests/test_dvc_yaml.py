@@ -5,7 +5,8 @@ that `dvc repro` reruns a stage exactly when something it runs or reads has chan
   imports, directly or through other modules, at any depth (imports inside functions too). Its
   deps must list exactly those files (a missing one leaves a stale result, an extra one reruns
   the stage needlessly), and the packaged resource files (action2vec/resources/) that those
-  modules name.
+  modules name. action2vec/imports.py reads that closure from the source; an edit to a module
+  must make `dvc status` report exactly the stages that run it.
 - Params: ``params.load`` gives a stage only the keys dvc.yaml declares for it, so reading an
   undeclared key raises ParamsError when the stage runs (the tests that run stages fail); here a
   fast check of the script's own reads. And the other way: every declared key must be read
@@ -13,6 +14,7 @@ that `dvc repro` reruns a stage exactly when something it runs or reads has chan
 """
 
 import ast
+import json
 import shlex
 from pathlib import Path
 
@@ -20,77 +22,13 @@ import pytest
 import yaml
 
 from action2vec import params
+from action2vec.imports import PACKAGE, import_closure, resources_read
 
 from conftest import ROOT
+from project import sh
 
-PACKAGE = "action2vec"
 RESOURCES = ROOT / PACKAGE / "resources"
 NAMES = list(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
-
-
-def module_file(name):
-    """The file of module ``name`` ("action2vec.labels") if it is one of the package's, else
-    None (a third-party module, or a name imported from a module rather than a module)."""
-    if name.split(".")[0] != PACKAGE:
-        return None
-    base = ROOT.joinpath(*name.split("."))
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
-
-
-def package_of(path):
-    """The package whose relative imports ``path`` makes: "action2vec" for action2vec/labels.py
-    and action2vec/__init__.py, "" for a script outside the package."""
-    if not path.is_relative_to(ROOT / PACKAGE):
-        return ""
-    return ".".join(path.parent.relative_to(ROOT).parts)
-
-
-def imported_names(path):
-    """Every module name an import statement anywhere in ``path`` may run, with its parent
-    packages (importing a.b.c runs a, a.b and a.b.c), and each ``from m import x`` as m.x too,
-    in case x is a submodule."""
-    package = package_of(path).split(".")
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # from . import x, from ..m import x
-                parent = package[:len(package) - node.level + 1]
-                base = ".".join(parent + ([base] if base else []))
-            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
-        else:
-            continue
-        for name in names:
-            parts = name.split(".")
-            yield from (".".join(parts[:i]) for i in range(1, len(parts) + 1))
-
-
-def import_closure(script):
-    """The package's module files that running ``script`` imports, transitively."""
-    found, todo = set(), [script]
-    while todo:
-        for name in imported_names(todo.pop()):
-            path = module_file(name)
-            if path and path not in found:
-                found.add(path)
-                todo.append(path)
-    return found
-
-
-def string_constants(path):
-    return {node.value for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
-
-
-def resources_read(modules):
-    """The packaged resource files that ``modules`` name (resources are opened by file name,
-    e.g. ``resources.files("action2vec") / "resources" / "class_names.csv"``)."""
-    named = set().union(*(string_constants(m) for m in modules))
-    return {path for path in RESOURCES.iterdir() if path.name in named}
 
 
 def script_of(stage):
@@ -112,8 +50,8 @@ def test_a_stage_depends_on_exactly_the_code_it_runs(dvc_stages, name):
     problems = set()
     for stage in dvc_stages[name]:
         script = script_of(stage)
-        modules = import_closure(script)
-        needed = {script} | modules | resources_read(modules)
+        modules = import_closure(script, ROOT)
+        needed = {script} | modules | resources_read(modules, ROOT)
         listed = {ROOT / dep.def_path for dep in stage.deps if is_code(ROOT / dep.def_path)}
         if needed - listed:
             problems.add(f"dvc.yaml stage {name}: deps miss {relative(needed - listed)}, which "
@@ -172,7 +110,7 @@ def test_a_stage_reads_every_param_it_declares(dvc_stages, name):
     it reads keys of the whole tree to validate it, not for a stage."""
     tree = params.read(ROOT / "params.yaml")
     script = script_of(dvc_stages[name][0])
-    code = {script} | import_closure(script)
+    code = {script} | import_closure(script, ROOT)
     read = keys_read(code - {ROOT / PACKAGE / "params.py"})
     unused = [leaf for key in params.declared(name, ROOT / "dvc.yaml")
               for leaf in leaves(tree, key) if not set(leaf.split(".")) <= read]
@@ -226,3 +164,40 @@ def test_every_stage_comes_after_the_params_check():
     assert not loose, f"dvc.yaml: stages {loose} do not depend on the check stage's output"
     dep_paths = {dep.def_path for dep in check.deps}
     assert "params.yaml" in dep_paths  # any edit of params.yaml reruns the check
+
+
+# The stages that run scoring.py (ranking by cosine) or splits.py (drawing the splits), as the
+# code imports them: an edit to either reruns these and no other. scoring.py runs where cosines
+# are computed: leakage (label vectors against pretraining classes), train (validation),
+# evaluate, and the two semantic stages; splits.py runs in the splits stage and later.
+RUN_BY = {
+    "scoring.py": {"leakage", "train", "evaluate", "semantics", "label_semantics"},
+    "splits.py": {"splits", "pca", "train", "baseline", "evaluate"},
+}
+
+
+@pytest.mark.slow  # dvc in a copy of the shared pipeline project
+@pytest.mark.parametrize("module", sorted(RUN_BY))
+def test_an_edit_to_a_module_reruns_exactly_the_stages_that_run_it(project_copy, module):
+    """A comment appended to a module of the copy's own package (its dvc.yaml deps name those
+    files): `dvc status` reports changed exactly the stages whose deps list the module, which
+    are those whose scripts import it (read from the copy's code), which are RUN_BY's."""
+    root = project_copy
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    edited = root / PACKAGE / module
+    running = {name for name, stage in stages.items()
+               if edited in import_closure(root / script_in(stage["cmd"]), root)}
+    listed = {name for name, stage in stages.items() if f"{PACKAGE}/{module}" in stage["deps"]}
+    with edited.open("a") as handle:
+        handle.write("# an edit\n")
+    report = json.loads(sh(root, "dvc", "status", "--json").stdout)
+    changed = {name.split("@")[0] for name in report}
+    assert running == RUN_BY[module], (f"the stages that run {module} are {sorted(running)}, "
+                                       f"not {sorted(RUN_BY[module])}")
+    assert listed == running, f"dvc.yaml: the deps that list {module} are {sorted(listed)}"
+    assert changed == listed, f"dvc status after an edit to {module}: {sorted(changed)} changed"
+
+
+def script_in(cmd):
+    """The script a dvc.yaml cmd runs (``python stages/NAME.py ARGS``), relative to its root."""
+    return next(word for word in shlex.split(cmd) if word.endswith(".py"))

@@ -1,9 +1,13 @@
 """The train stage's jobs: parallel, streamed trainings give the bytes of serial, in-memory
-ones; a rerun reuses exactly the unchanged trainings; a failed training loses no other.
+ones; a rerun reuses exactly the unchanged trainings (settings and the code a training runs);
+a failed training loses no other.
 Parallel trainings run in a stage process of their own (its workers are forked from it);
 serial ones in this process."""
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,7 @@ import yaml
 
 from action2vec.paths import LOSS_PLOTS, SEQUENCE_SCRATCH, TRAIN, TRAIN_DONE, projection_file
 
-from conftest import run_stage, run_stage_ok
+from conftest import ROOT, run_stage, run_stage_ok
 from project import set_params
 from test_stages import protocol_project, stage_process
 
@@ -113,3 +117,42 @@ def test_a_failed_training_keeps_the_finished_ones_for_the_rerun(trained, tmp_pa
     damaged.write_bytes(good)
     assert "5 trainings: 3 reused from the last run, 2 to run" in train(root)
     assert outputs(root) == outputs(trained[1])
+
+
+def package_copy(tmp_path):
+    """A copy of the action2vec package to edit, in a folder of its own."""
+    return Path(shutil.copytree(ROOT / "action2vec", tmp_path / "code" / "action2vec",
+                                ignore=shutil.ignore_patterns("__pycache__")))
+
+
+def train_with(root, package):
+    """The train stage's log, run in a process of its own that imports ``package`` (a copy of
+    action2vec/, first on its path) instead of the installed one."""
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    done = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py")], cwd=root,
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def edit(path):
+    with path.open("a") as handle:
+        handle.write("# an edit\n")
+
+
+def test_an_edit_retrains_exactly_the_trainings_that_run_the_edited_code(trained, tmp_path):
+    """Trained by the installed package, rerun by a copy of it elsewhere (the key names files
+    relative to the package, so a copy's trainings are the same ones): after an edit to the
+    command line (which no training runs) a new variant trains alone; after an edit to the
+    network's module every training runs again."""
+    root, package = copy(trained[0], tmp_path), package_copy(tmp_path)
+    before = outputs(root)
+    edit(package / "cli.py")
+    set_params(root, zsl={"variants": ["action2vec", "cos_only", "dual_loss"]})
+    assert "7 trainings: 5 reused from the last run, 2 to run" in train_with(root, package)
+    after = outputs(root)
+    assert all(after[name] == before[name] for name in before)
+    assert len([name for name in after if "dual_loss" in name]) == 7
+    edit(package / "model.py")
+    assert "7 trainings: 0 reused from the last run, 7 to run" in train_with(root, package)
+    assert outputs(root) == after  # a comment: the same results, trained again

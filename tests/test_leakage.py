@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 import yaml
 
-from action2vec import Action2VecError
 from action2vec.dataset import packaged_classes
 from action2vec.labels import class_vectors, class_words, read_name_map, write_classes
 from action2vec.leakage import (REVIEWED, balanced_accuracy, calibrate_on_truze,
                                 calibrate_threshold, label_only, leakage_classes, out_of_sample,
-                                packaged_vectors, pretraining, read_leakage, reviewed_overlap,
-                                write_leakage)
+                                packaged_vectors, pretraining, reviewed_overlap)
+from action2vec.leakage_report import read_leakage
 from action2vec.paths import CLASSES, LEAKAGE, LEAKAGE_REPORT
 from action2vec.vectors import load_space
 
@@ -93,49 +92,6 @@ def test_c3d_has_no_pretraining_list_and_says_why():
     dataset, reason = pretraining("c3d", "c3d-sports1m.pth")
     assert dataset is None and "Sports-1M" in reason and "not available offline" in reason
     assert pretraining("i3d", None) == ("kinetics400", None)
-
-
-def test_the_report_reads_back(tmp_path):
-    classes = {"b": {"nearest": "x", "cosine": 0.95, "flagged": True},
-               "a": {"nearest": "y", "cosine": 0.99, "flagged": True},
-               "c": {"nearest": "x", "cosine": 0.5, "flagged": False}}
-    write_leakage(tmp_path / "l.json", "i3d", "kinetics400", None, 0.9, classes)
-    report = read_leakage(tmp_path / "l.json")
-    assert report.available and report.flagged == ["a", "b"] and report.classes == classes
-    assert (report.backbone, report.pretraining, report.threshold) == ("i3d", "kinetics400", 0.9)
-    write_leakage(tmp_path / "n.json", "c3d", None, "no list", 0.9, {})
-    report = read_leakage(tmp_path / "n.json")
-    assert not report.available and report.flagged == [] and report.reason == "no list"
-
-
-GOOD = {"backbone": "i3d", "pretraining": "kinetics400", "reason": None, "threshold": 0.9,
-        "classes": {"a": {"nearest": "x", "cosine": 0.95, "flagged": True}}}
-
-
-@pytest.mark.parametrize("text, problem", [
-    ("{not json", "JSONDecodeError"),
-    (json.dumps([GOOD]), "not a JSON object"),
-    (json.dumps({**GOOD, "backbone": None}), "'backbone'"),
-    (json.dumps({k: v for k, v in GOOD.items() if k != "reason"}), "'reason'"),
-    (json.dumps({**GOOD, "threshold": "high"}), "'threshold'"),
-    (json.dumps({**GOOD, "classes": []}), "'classes'"),
-    (json.dumps({**GOOD, "pretraining": None}), "without a 'pretraining'"),
-    (json.dumps({**GOOD, "classes": {"a": {"nearest": "x", "cosine": 0.9, "flagged": 1}}}),
-     "class 'a'"),
-    (json.dumps({**GOOD, "classes": {"a": {"nearest": "x", "cosine": True, "flagged": True}}}),
-     "class 'a'"),
-])
-def test_a_malformed_report_is_an_error_naming_the_file(tmp_path, text, problem):
-    path = tmp_path / "leakage.json"
-    path.write_text(text)
-    with pytest.raises(Action2VecError, match="leakage.json") as error:
-        read_leakage(path)
-    assert problem in str(error.value)
-
-
-def test_a_missing_report_is_an_error_naming_the_file(tmp_path):
-    with pytest.raises(Action2VecError, match=f"{tmp_path / 'missing.json'}: not found"):
-        read_leakage(tmp_path / "missing.json")
 
 
 def write_project_classes(tmp_path, glove, names):

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from action2vec.labels import write_classes
-from action2vec.leakage import write_leakage
+from action2vec.leakage_report import write_leakage
 from action2vec.paths import (CLASSES, DECODE, DECODED, FEATURES, LEAKAGE, PCA_REPORT,
                               PROTOCOL_REPORT, SPLITS, ZSL_REPORT, projection_file)
 from action2vec.shards import ShardWriter, iter_videos, read_content, shard_paths

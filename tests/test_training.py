@@ -2,6 +2,7 @@ import json
 import logging
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,10 @@ import torch
 
 from action2vec import Action2VecError
 from action2vec.model import HRNN, HRNNConfig
-from action2vec.training import TrainConfig, embed, fit_split, lambda_at, train
+from action2vec.sequences import as_rows
+from action2vec.training import (TrainConfig, embed, fit_split, lambda_at, load_state,
+                                 one_cpu_thread, restore, resume_state, save_state, start_run,
+                                 train, train_epoch)
 from action2vec.scoring import top_k_accuracy
 
 from conftest import RunsCode
@@ -87,6 +91,51 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path, caplog):
     for a, b in zip(whole_model.parameters(), resumed_model.parameters()):
         assert torch.equal(a, b)
     assert torch.load(state, weights_only=True)["history"] == whole  # plain data only
+
+
+def toy_epochs(model, run, config, n):
+    """``n`` epochs of ``run`` on the toy problem, on one thread (as train runs them on a CPU)."""
+    sequences, lengths, targets, vectors = toy_problem()
+    x, y = as_rows(sequences, lengths), torch.as_tensor(targets)
+    model.train()
+    with one_cpu_thread("cpu"):
+        return [train_epoch(model, x, y, torch.as_tensor(vectors), run, config)
+                for _ in range(n)]
+
+
+def test_a_restored_run_continues_as_the_run_it_was_saved_from(tmp_path):
+    """A resume state written after an epoch and restored into a new model and run (in a
+    process whose random state has moved on): the next epoch gives the losses and weights of
+    the run it was saved from, so the batches' order, Adam's moments, the step count and
+    dropout's draws all came back."""
+    config = toy_config(2)
+    model = toy_model(dropout=0.3)
+    run = start_run(model, config)
+    run.history = toy_epochs(model, run, config, 1)
+    save_state(tmp_path / "resume.pt", resume_state(model, run))
+    expected = toy_epochs(model, run, config, 1)
+    other = toy_model(dropout=0.3)
+    again = start_run(other, config)
+    torch.manual_seed(1)
+    restore(load_state(tmp_path / "resume.pt", "cpu"), other, again)
+    assert again.history == run.history and again.step == 3  # 3 batches of 8 toy videos
+    assert toy_epochs(other, again, config, 1) == expected
+    for a, b in zip(model.parameters(), other.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_an_epoch_reports_the_ranking_loss_per_video_whatever_the_batch_reduction():
+    """With a learning rate of 0 the weights stay: an epoch's ranking loss per video, from
+    batches of unequal sizes (5, 5, 5, 5, 4), is the same whether each batch's loss is its mean
+    or its sum; the cross-entropy's mean is over classes too, so it differs by their number."""
+    rows = {}
+    for reduction in ("mean", "sum"):
+        config = replace(toy_config(1), lr=0.0, reduction=reduction, batch_size=5)
+        model = toy_model(dropout=0.0)
+        rows[reduction] = toy_epochs(model, start_run(model, config), config, 1)[0]
+    assert rows["mean"]["ranking_loss"] == pytest.approx(rows["sum"]["ranking_loss"], rel=1e-6)
+    assert rows["mean"]["cross_entropy"] * 4 == pytest.approx(rows["sum"]["cross_entropy"],
+                                                             rel=1e-6)
 
 
 @pytest.mark.parametrize("damage", ["runs code", "truncated"])
@@ -254,7 +303,6 @@ def test_shuffled_labels_keep_each_class_count_but_move_the_labels():
 def test_the_negative_control_cannot_learn_the_classes():
     """The same split and training as above with labels permuted: the training videos' own
     classes are no longer found (on toy data the unpermuted model gets above 0.9)."""
-    from dataclasses import replace
     data, vectors, split = poisoned_split()
     seen = split["seen"]
     config = replace(toy_config(25, network={**TOY_NETWORK, "dropout": 0.0}), shuffle_labels=True)
