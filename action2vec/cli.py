@@ -16,6 +16,7 @@ reported like any other that cannot be read.
 import argparse
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -41,12 +42,14 @@ def indent(text, prefix="  "):
 
 
 def load(args):
+    """The embedding of --project, with the --model checkpoint when one is given."""
+    from action2vec.embedding import Action2Vec
     from action2vec.trained import Trained
 
     trained = Trained(args.project, args.model, args.device, progress=sys.stderr.isatty())
     log.info("model %s (%s, %d classes)", trained.model_path,
              trained.checkpoint.get("variant", "?"), len(trained.class_vectors))
-    return trained
+    return Action2Vec(trained)
 
 
 def vocab(args):
@@ -135,7 +138,7 @@ def video_files(paths):
 def cmd_embed(args):
     from action2vec.export import (check_output_file, check_video_vectors_path,
                                    write_video_vectors)
-    from action2vec.trained import nearest
+    from action2vec.scoring import top_k
 
     if args.out:  # checked before anything is loaded: no work is lost at the end
         check_video_vectors_path(args.out)
@@ -144,34 +147,37 @@ def cmd_embed(args):
     videos = video_files(args.videos)
     labels = (read_labels(args.classes) if args.classes else
               read_classes_file(args.classes_file) if args.classes_file else None)
-    trained = load(args)
+    a2v = load(args)
+    trained = a2v.trained
     source = (f"--classes-file {args.classes_file}" if args.classes_file else
               "--classes" if args.classes else
               str(trained.project / CLASSES))  # the project's own classes
     labels = labels or list(trained.class_vectors)
-    label_vectors = trained.label_vectors(labels, source)
+    label_vectors = a2v.encode_labels(labels, source)
     trained.space.vocabulary(vocab(args))  # the label space and its words before the long part
     if trained.features.get("random_init"):
         log.info("note: features come from a RANDOMLY initialised %s (seed %s), as the model's "
                  "did; see the README, 'Weights'", trained.features["extractor"].upper(),
                  trained.features.get("random_init_seed"))
-    failed = []
-
     def report(path, message):
-        failed.append(path)
         print(f"error: {path}: {message}", file=sys.stderr, flush=True)
 
-    vectors, clips = trained.embed_videos(videos, report, args.batch_size)
-    for path, vector, n in zip(videos, vectors, clips):
+    matrix, results = a2v.encode_videos(videos, args.batch_size, normalised=False,
+                                        on_error=report)
+    vectors = [row if result.ok else None for row, result in zip(matrix, results)]
+    failed = [r for r in results if not r.ok]
+    for path, vector, result in zip(videos, vectors, results):
         if vector is None:
             continue
-        print(f"{path}  ({n} clips)")
-        print(indent(side_by_side(nearest(vector, labels, label_vectors, args.top),
-                                  trained.nearest_words(vector, args.top, (), vocab(args)))))
+        print(f"{path}  ({result.clips} clips)")
+        print(indent(side_by_side(top_k(vector, labels, label_vectors, args.top),
+                                  trained.vocabulary.nearest_words(vector, args.top, (),
+                                                                   vocab(args)))))
         print()
     done = [v for v in vectors if v is not None]
     if args.out and done:
-        log.info("wrote %s", write_video_vectors(args.out, videos, vectors, clips,
+        log.info("wrote %s", write_video_vectors(args.out, videos, vectors,
+                                                  [r.clips for r in results],
                                                   trained.model_path))
     if args.plot and done:
         plot_videos(trained, args.plot, videos, vectors)
@@ -196,24 +202,54 @@ def plot_videos(trained, path, paths, vectors):
 
 
 def cmd_nearest(args):
-    from action2vec.trained import nearest
+    from action2vec.scoring import top_k
 
-    trained = load(args)
-    term = trained.term(" ".join(args.term))
-    names, matrix = trained.classes
+    a2v = load(args)
+    trained = a2v.trained
+    term = a2v.term(" ".join(args.term))
     what = "class embedding" if term.kind == "class" else trained.space.kind
     print(f"{term.text}  ({what})")
-    print(indent(side_by_side(nearest(term.vector, names, matrix, args.top, exclude={term.text}),
-                              trained.nearest_words(term.vector, args.top, term.words,
-                                                    vocab(args)))))
+    print(indent(side_by_side(top_k(term.vector, a2v.class_names, a2v.class_embeddings,
+                                    args.top, exclude={term.text}),
+                              trained.vocabulary.nearest_words(term.vector, args.top, term.words,
+                                                               vocab(args)))))
     return 0
 
 
-def cmd_analogy(args):
-    from action2vec.trained import analogy
+def parse_expression(tokens):
+    """``["play piano", "-", "piano", "+", "violin"]`` (or one string of that) ->
+    [(+1, "play piano"), (-1, "piano"), (+1, "violin")]. Operators stand apart from words."""
+    parts = re.split(r"(?:^|\s)([+-])(?=\s|$)", " ".join(tokens).strip())
+    terms, sign = [], 1
+    if parts and not parts[0].strip():  # a leading operator
+        parts = parts[1:]
+        sign = -1 if parts and parts[0] == "-" else 1
+        parts = parts[1:]
+    for i, part in enumerate(parts):
+        if i % 2:
+            sign = 1 if part == "+" else -1
+        elif not part.strip():
+            raise Action2VecError(f"analogy: a term is missing in {' '.join(tokens)!r} "
+                                  "(write e.g. \"play piano\" - piano + violin)")
+        else:
+            terms.append((sign, part.strip()))
+    if not terms:
+        raise Action2VecError("analogy: no terms (write e.g. \"play piano\" - piano + violin)")
+    return terms
 
-    trained = load(args)
-    terms, classes, words = analogy(trained, args.expression, args.top, vocab(args))
+
+def analogy(a2v, tokens, k, vocab=None):
+    """The paper's vector arithmetic (section 4.2.2) on any terms: the signed terms, the summed
+    vector's nearest classes by Euclidean distance (the rule of Table 4) with their cosines,
+    and its nearest words by cosine (the terms' own words left out)."""
+    result = a2v.arithmetic(parse_expression(tokens), k)
+    used = [w for _, term in result.terms for w in term.words]
+    return (result.terms, result.classes,
+            a2v.trained.vocabulary.nearest_words(result.vector, k, used, vocab))
+
+
+def cmd_analogy(args):
+    terms, classes, words = analogy(load(args), args.expression, args.top, vocab(args))
     print(" ".join(f"{'-' if sign < 0 else '+' if i else ''} {t.text} [{t.kind}]".strip()
                    for i, (sign, t) in enumerate(terms)))
     rows = [[i + 1, name, distance, cosine] for i, (name, distance, cosine) in enumerate(classes)]
@@ -226,14 +262,13 @@ def cmd_analogy(args):
 def cmd_export(args):
     from action2vec.export import export
 
-    trained = load(args)
-    for path in export(trained, args.out, args.videos, args.words):
+    for path in export(load(args).trained, args.out, args.videos, args.words):
         print(path)
     return 0
 
 
 def cmd_info(args):
-    from action2vec.export import describe
+    from action2vec.info import describe
 
     status = 0
     for i, path in enumerate(args.files):
@@ -249,7 +284,7 @@ def cmd_info(args):
 
 
 def cmd_conse(args):
-    from action2vec import conse
+    from action2vec import conse, conse_command
     from action2vec.vectors import load_space
 
     if args.k < 1:
@@ -257,13 +292,13 @@ def cmd_conse(args):
         return 2
     videos = video_files(args.videos)
     labels = read_labels(args.classes)
-    settings = conse.settings()  # ./params.yaml's, else the defaults
+    settings = conse_command.settings()  # ./params.yaml's, else the defaults
     top = settings["top"] if args.top is None else args.top
     conse.check_top(top)
     spec = args.vectors or settings["vectors"]
     log.info("loading the label vectors %s", spec)
     space = load_space(spec, args.device)
-    label_vectors = conse.candidate_vectors(labels, space, settings)
+    label_vectors = conse_command.candidate_vectors(labels, space, settings)
     W, b = conse.logits_layer()
     kinetics, kinetics_vectors = conse.kinetics_vectors(space, settings["name_map"])
     failed = []
@@ -272,16 +307,16 @@ def cmd_conse(args):
         failed.append(path)
         print(f"error: {path}: {message}", file=sys.stderr, flush=True)
 
-    features = conse.video_features(videos, report, settings, args.device,
-                                    progress=sys.stderr.isatty())
+    features = conse_command.video_features(videos, report, settings, args.device,
+                                            progress=sys.stderr.isatty())
     for path, clips in zip(videos, features):
         if clips is None:
             continue
         p = conse.video_probabilities(clips, W, b)
         vector = conse.conse_embedding(p, kinetics_vectors, top)
         print(f"{path}  ({len(clips)} clips)")
-        for rows, headers in conse.video_tables(p, vector, labels, label_vectors, kinetics,
-                                                args.k, top):
+        for rows, headers in conse_command.video_tables(p, vector, labels, label_vectors,
+                                                        kinetics, args.k, top):
             print(indent(table(rows, headers)))
         print()
     if failed:

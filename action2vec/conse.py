@@ -17,22 +17,21 @@ network again: on the 16-frame 224x224 clips it extracts (extractors.I3DExtracto
 2x7x7, so the network's 2x7x7 average pool is the mean that gives the stored feature, and the
 logits are the 1x1x1 logits convolution applied to it: logits = W @ mixed_5c + b. (On longer
 clips the pool would slide over time and the identity would not hold.)
+
+The ``action2vec conse`` command's own parts (settings, new videos, candidate classes, what it
+prints) are in conse_command.py.
 """
 
 from pathlib import Path
 
 import numpy as np
 
-from action2vec import Action2VecError, i3d, params
+from action2vec import Action2VecError, i3d
 from action2vec.leakage import packaged_vectors
-from action2vec.scoring import normalise, rank_classes
 
 TOP = 10  # Kinetics classes whose label vectors are combined (the paper's T)
 KINETICS = "kinetics400"  # the packaged class list, in the order of the classifier's outputs
 LOGITS_SCOPE = "Logits/Conv3d_0c_1x1"  # the checkpoint's name of the logits convolution
-# What the command takes from ./params.yaml when there is one, else these (params.yaml's).
-DEFAULTS = {"fps": 30, "max_seconds": 14, "workers": 2, "stride": 8, "batch_size": 8,
-            "vectors": "glove-6b-50d", "name_map": None, "dataset": None, "top": TOP}
 
 
 def logits_layer(weights=None):
@@ -124,84 +123,3 @@ def embed_videos_conse(features_by_video, space, name_map=None, top=TOP, weights
     names, vectors = kinetics_vectors(space, name_map)
     probabilities = np.stack([video_probabilities(f, W, b) for f in features_by_video])
     return conse_embedding(probabilities, vectors, top), probabilities, names
-
-
-def nearest_classes(embedding, names, class_vectors, k):
-    """The ``k`` candidate classes nearest to an embedding: [(name, cosine)], best first."""
-    order = rank_classes(np.asarray(embedding, np.float64)[None],
-                         np.asarray(class_vectors, np.float64))[0][:k]
-    cosine = normalise(np.asarray(class_vectors, np.float64)) @ normalise(
-        np.asarray(embedding, np.float64)[None])[0]
-    return [(names[i], float(cosine[i])) for i in order]
-
-
-def settings(path="params.yaml"):
-    """What the command takes from a project's params file when ``path`` exists (decode, the
-    extraction's stride and batch, the label space and name map, conse.top when it has one; a
-    file there that is not a valid params file is an error naming it), else DEFAULTS."""
-    if not Path(path).exists():
-        return dict(DEFAULTS)
-    p = params.read(path)
-    return {"fps": p["decode"]["fps"], "max_seconds": p["decode"]["max_seconds"],
-            "workers": p["decode"]["workers"], "stride": p["features"]["stride"],
-            "batch_size": p["features"]["batch_size"], "vectors": p["labels"]["vectors"],
-            "name_map": p["labels"]["name_map"], "dataset": p["dataset"]["name"],
-            "top": p.get("conse", {}).get("top", TOP)}
-
-
-def video_features(paths, on_error, settings, device="cpu", progress=False):
-    """I3D Mixed_5c clip features (n_clips, 1024) of video files, a list aligned with ``paths``
-    (None where a video fails, after ``on_error(path, one-line message)``). Each video first
-    gets the decode stage's check, as the command's ``embed`` does."""
-    from action2vec.extractors import make_extractor
-    from action2vec.features import extract
-    from action2vec.video import first_line, probe
-
-    videos = []
-    for i, path in enumerate(paths):
-        info = probe(path, settings["fps"], settings["max_seconds"])
-        if info["status"] != "ok":
-            on_error(path, info["reason"])
-        else:
-            videos.append({"path": str(path), "index": i, "used_frames": info["used_frames"]})
-    out = [None] * len(paths)
-
-    def keep(video, array):
-        out[video["index"]] = array
-
-    if videos:
-        extract(videos, make_extractor("i3d", "mixed_5c", device=device), settings["fps"],
-                settings["max_seconds"], settings["stride"], settings["batch_size"],
-                on_video=keep,
-                on_error=lambda video, message: on_error(video["path"], first_line(message)),
-                progress=progress, workers=settings["workers"])
-    return out
-
-
-def candidate_vectors(names, space, settings, source="--classes"):
-    """(n, d) label vectors of candidate class names, embedded as the project embeds its classes:
-    through the name map of ``settings`` (labels.name_map, read for its dataset's rows), as
-    phrases. A word the space has no vector for, or names sharing one label text (they would
-    tie), is an error that ``source`` starts."""
-    from action2vec.dataset import name_map_rows
-    from action2vec.labels import check_distinct, class_name, class_vectors, read_name_map
-
-    dataset = name_map_rows(settings["dataset"]) if settings["dataset"] else None
-    name_map = read_name_map(settings["name_map"], dataset=dataset)
-    check_distinct(names, [" ".join(class_name(n, name_map).words) for n in names], source,
-                   "list each class once", space.ignores_word_order)
-    try:
-        return class_vectors(names, space, name_map)
-    except Action2VecError as exc:
-        raise Action2VecError(f"{source}: {exc}") from None
-
-
-def video_tables(probabilities, embedding, names, class_vectors, kinetics, k, top):
-    """Rows and headers of what the command prints for a video: its ``k`` nearest candidate
-    classes with their cosines, and its ``top`` Kinetics classes with their probabilities."""
-    nearest = [[i + 1, n, c] for i, (n, c) in
-               enumerate(nearest_classes(embedding, names, class_vectors, k))]
-    pretrained = [[i + 1, kinetics[j], float(probabilities[j])]
-                  for i, j in enumerate(top_classes(probabilities, top))]
-    return [(nearest, ["#", "class", "cosine"]),
-            (pretrained, ["#", f"top {top} Kinetics-400 class", "p"])]

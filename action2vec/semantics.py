@@ -104,6 +104,20 @@ def analogy_pairs(classes, name_map=None):
     return [(verb, n1, n2) for verb, ns in nouns.items() for n1 in ns for n2 in ns if n1 != n2]
 
 
+def arithmetic(terms, matrix):
+    """The vector arithmetic of section 4.2.2 and Table 4's rule: the sum of ``sign * vector``
+    over ``terms`` [(sign, vector)], in their order (``verb noun1 - noun1 + noun2`` is
+    [(1, class vector), (-1, noun1's), (1, noun2's)]), and the rows of ``matrix`` (class
+    vectors) by Euclidean distance to it. Returns (the vector, the row indices nearest first
+    (the first of tied rows first), (n,) the distances)."""
+    (sign, first), *rest = terms
+    vector = np.asarray(first) if sign > 0 else -np.asarray(first)
+    for sign, term in rest:
+        vector = vector + term if sign > 0 else vector - term
+    distance = np.linalg.norm(matrix - vector, axis=1)
+    return vector, np.argsort(distance, kind="stable"), distance
+
+
 def vector_arithmetic(class_vectors, word_vector, classes, name_map=None):
     """The vector arithmetic test: ``verb noun1 - noun1 + noun2``, nearest class (Euclidean)
     among all ``classes``, correct when it is ``verb noun2``.
@@ -117,8 +131,9 @@ def vector_arithmetic(class_vectors, word_vector, classes, name_map=None):
     matrix = np.asarray([class_vectors[c] for c in classes], dtype=np.float64)
     rows = []
     for verb, noun1, noun2 in analogy_pairs(classes, name_map):
-        v = class_vectors[by_parts[verb, noun1]] - word_vector(noun1) + word_vector(noun2)
-        predicted = classes[int(np.argmin(np.linalg.norm(matrix - v, axis=1)))]
+        _, nearest, _ = arithmetic([(1, class_vectors[by_parts[verb, noun1]]),
+                                    (-1, word_vector(noun1)), (1, word_vector(noun2))], matrix)
+        predicted = classes[int(nearest[0])]
         rows.append({"verb": verb, "noun1": noun1, "noun2": noun2, "predicted": predicted,
                      "correct": predicted == by_parts[verb, noun2]})
     if not rows:

@@ -1,22 +1,20 @@
-"""A trained pipeline as a tool (the ``action2vec`` command): new videos go through the same
-decode -> C3D/I3D features -> PCA -> padded sequence -> HRNN steps that trained the model, and the
-joint space is queried with class names and words.
+"""A trained project, loaded: the model, PCA, extraction settings, class vectors and label space
+that a DVC project's outputs hold (what ``dvc repro`` writes), checked to be of one run of the
+pipeline; and the vocabulary of its label space, which turns class names and words into label
+vectors. embedding.py makes them one object for users (Action2Vec).
 
-Everything comes from a DVC project's outputs (what ``dvc repro`` writes); the model can be any
-checkpoint the train stage wrote. A class's vector is the mean Action2Vec embedding of its videos
-(as in the paper's Figure 2 and section 4.2); words are embedded as a phrase in the project's
-label space (vectors.py): the mean of their word vectors (section 3.2), or the sentence model's
-embedding of the phrase.
+The model can be any checkpoint the train stage wrote. A class's embedding is the mean Action2Vec
+embedding of its videos (as in the paper's Figure 2 and section 4.2); words are embedded as a
+phrase in the project's label space (vectors.py): the mean of their word vectors (section 3.2),
+or the sentence model's embedding of the phrase.
 """
 
 import difflib
 import functools
 import logging
 import os
-import re
 import zipfile
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
@@ -24,28 +22,18 @@ from action2vec import Action2VecError, params
 from action2vec.dataset import name_map_rows
 from action2vec.files import file_problem
 from action2vec.labels import (check_distinct, class_name, description_rows, listed,
-                               read_classes, read_name_map, split_name)
+                               read_classes, read_name_map)
 from action2vec.paths import CLASSES, MODEL, PARAMS, PCA_MODEL, PCA_SHARDS, SEQUENCES
 from action2vec.pca import PICKLE_REFUSED, Projection
 from action2vec.progress import bar as progress_bar
+from action2vec.scoring import top_k
 from action2vec.sequences import iter_batches, read_index
 from action2vec.semantics import class_means
 from action2vec.shards import read_attrs, shard_paths
 from action2vec.vectors import PACKAGED_VECTORS, SENTENCE_MODELS, load_space
-from action2vec.video import first_line, probe
-from action2vec.scoring import normalise
 
-# Outputs declared in dvc.yaml that the command reads (tests/test_trained.py checks they are).
+# Outputs declared in dvc.yaml that the command reads (tests/test_paths.py checks they are).
 log = logging.getLogger(__name__)
-
-
-class Term(NamedTuple):
-    """A class name or words, resolved to a vector of the joint space."""
-
-    text: str
-    kind: str  # "class" or "words"
-    vector: np.ndarray
-    words: list  # the words it stands for (excluded from its own nearest words)
 
 
 def require(path, what):
@@ -173,8 +161,6 @@ class Trained:
         names = [c for c in self.class_vectors if c in present]
         return names, class_means(embeddings, labels, names)
 
-    # ------------------------------------------------------------ new videos
-
     def extractor(self):
         """The feature extractor the project's features came from, with the same weights."""
         from action2vec.extractors import make_extractor
@@ -192,67 +178,31 @@ class Trained:
                                   f"project's features were extracted with (sha256 differs)")
         return extractor
 
-    def embed_videos(self, paths, on_error, batch_size=None):
-        """Embeddings of video files, a list aligned with ``paths`` (None where a video fails,
-        after ``on_error(path, one-line message)``), and each video's number of clips. Each
-        video first gets the decode stage's check, so a file the pipeline would reject is
-        rejected here with the same reason."""
-        from action2vec.features import extract
-        from action2vec.sequences import pad_or_clip
-        from action2vec.training import embed
+    @functools.cached_property
+    def vocabulary(self):
+        """The project's classes and the words of its label space as label vectors."""
+        return Vocabulary(self.space, self.name_map, self.labels, self.project)
 
-        settings = self.features["params"]
-        videos = []
-        for i, path in enumerate(paths):
-            info = probe(path, settings["decode"]["fps"], settings["decode"]["max_seconds"])
-            if info["status"] != "ok":
-                on_error(path, info["reason"])
-            else:
-                # used_frames: extraction checks the decode against the check's count
-                videos.append({"path": str(path), "index": i, "used_frames": info["used_frames"]})
-        features, clips = {}, [0] * len(paths)  # PCA-projected as each video completes
 
-        def keep(video, array):
-            features[video["index"]] = self.projection.transform(array)
-            clips[video["index"]] = len(array)
+class Vocabulary:
+    """Class names and words as vectors of a label space (vectors.py), embedded as the labels
+    stage embeds class names: through the name map, as phrases, or, for a project that embedded
+    descriptions, as their descriptions. The ``classes`` of a project (classes.json; None for
+    none) keep the vectors it stored; ``root`` is the project's folder, which its descriptions
+    file is relative to. A word the space has no vector for is an error that suggests close
+    spellings."""
 
-        if videos:
-            extract(videos, self.extractor(), settings["decode"]["fps"],
-                    settings["decode"]["max_seconds"], settings["features"]["stride"],
-                    batch_size or settings["features"]["batch_size"],
-                    on_video=keep,
-                    on_error=lambda v, msg: on_error(v["path"], first_line(msg)),
-                    progress=self.progress, workers=settings["decode"]["workers"])
-        out = [None] * len(paths)
-        if features:
-            order = sorted(features)
-            padded = [pad_or_clip(features[i], self.checkpoint["steps"]) for i in order]
-            vectors = embed(self.model, np.stack([x for x, _ in padded]),
-                            np.array([n for _, n in padded]), device=self.device)
-            for i, vector in zip(order, vectors):
-                out[i] = vector
-        return out, clips
+    def __init__(self, space, name_map, classes=None, root="."):
+        self.space, self.name_map, self.classes, self.root = space, name_map, classes, Path(root)
 
-    # ------------------------------------------------------------ classes and words
+    @property
+    def spec(self):
+        return self.classes.spec if self.classes else self.space.spec
 
-    def find_class(self, text):
-        """The class a text names, however it is spelled ("ThrowBall", "throw_ball"), or None."""
-        key = " ".join(split_name(text))
-        return next((c for c in self.class_vectors if " ".join(split_name(c)) == key), None)
-
-    def term(self, text):
-        """A class name (its class embedding) or words (embedded as a phrase)."""
-        name = self.find_class(text)
-        if name is not None:
-            names, matrix = self.classes
-            if name in names:
-                return Term(name, "class", matrix[names.index(name)],
-                            class_name(name, self.name_map).words)
-        words = [w for w in re.split(r"[\s_]+", text.strip()) if w]
-        if not words:
-            raise Action2VecError("empty term: give a class name or words")
-        keys, vector = self.words_vector(words, text)
-        return Term(text, "words", vector, keys)
+    @property
+    def class_vectors(self):
+        """{class name: label vector} of the project's classes ({} without a project)."""
+        return self.classes.vectors if self.classes else {}
 
     def keys(self, words, text):
         """The label space's keys of the words of ``text`` (for word vectors, their vocabulary
@@ -269,44 +219,46 @@ class Trained:
         return keys, self.space.phrase(keys)
 
     def unknown(self, text, word):
-        """The message for a term that is neither a class nor in the vocabulary (only word
-        vectors have one)."""
+        """The message for a word the label space has no vector for (only word vectors have a
+        vocabulary); with a project, ``text`` is not one of its classes either."""
         close = suggest(word, self.space.words)
         classes = difflib.get_close_matches(text.lower(), list(self.class_vectors), 3, 0.6)
         hints = ([f"close words: {', '.join(close)}"] if close else []) + \
                 ([f"close classes: {', '.join(classes)}"] if classes else [])
+        not_class = f" and {text!r} is not a class name" if self.class_vectors else ""
         return (f"{word!r} is not in the word vectors ({self.spec}, "
-                f"{len(self.space.words)} words) and {text!r} is not a class name"
+                f"{len(self.space.words)} words){not_class}"
                 + (f"; {'; '.join(hints)}" if hints else ""))
 
     def label_vectors(self, names, source="--classes"):
-        """(n, dim): label vectors of class names that need not be the project's classes (for
-        zero-shot on other labels). The project's own classes keep the vectors the model was
-        trained against (classes.json); others are embedded as the project's classes were:
-        through the project's name map as phrases, or, when the project embedded descriptions,
-        as their descriptions in its descriptions file (a name without one is refused). Names
-        that share a label text would tie, and are refused; ``source`` (the option or file the
-        names came from) starts the errors."""
+        """(n, dim) float32: label vectors of class names that need not be the project's
+        classes (for zero-shot on other labels). The project's own classes keep the vectors the
+        model was trained against (classes.json); others are embedded as the project's classes
+        were: through the name map as phrases, or, when the project embedded descriptions, as
+        their descriptions in its descriptions file (a name without one is refused). Names that
+        share a label text would tie, and are refused; ``source`` (the option or file the names
+        came from) starts the errors."""
+        descriptions = self.classes.descriptions if self.classes else None
         others = [n for n in dict.fromkeys(names) if n not in self.class_vectors]
-        if self.labels.descriptions:
+        if descriptions:
             inputs = self.descriptions_of(others, source)  # name -> its description
             texts, embed = dict(inputs), self.space.texts
         else:
             inputs = {n: self.keys(class_name(n, self.name_map).words, n) for n in others}
             texts = {n: " ".join(keys) for n, keys in inputs.items()}
             embed = self.space.phrases
-        texts.update(self.labels.texts)  # the project's classes: what their vectors embed
+        texts.update(self.classes.texts if self.classes else {})  # what their vectors embed
         check_distinct(names, [texts[n] for n in names], source, "list each class once",
                        self.space.ignores_word_order)
         embedded = dict(zip(others, embed([inputs[n] for n in others]))) if others else {}
         return np.asarray([self.class_vectors[n] if n in self.class_vectors else embedded[n]
-                           for n in names], dtype=np.float32).reshape(len(names), self.dim)
+                           for n in names], dtype=np.float32).reshape(len(names), self.space.dim)
 
     def descriptions_of(self, names, source):
         """{name: description} of class names that are not the project's, from the descriptions
         file the project's class vectors embed; a name it does not describe is an error."""
-        record = self.labels.descriptions["file"]
-        path = Path(record) if Path(record).is_absolute() else self.project / record
+        record = self.classes.descriptions["file"]
+        path = Path(record) if Path(record).is_absolute() else self.root / record
         rows = description_rows(path) if names else {}
         missing = [n for n in names if n.strip().lower() not in rows]
         if missing:
@@ -319,12 +271,12 @@ class Trained:
 
     def nearest_words(self, vector, k, exclude=(), vocab=None):
         """The ``k`` words most cosine-similar to a vector among the ``vocab`` most frequent of
-        the label space's vocabulary (None: all), without ``exclude``. Rare words have noisy
-        vectors; limiting the search to frequent ones, as gensim's ``restrict_vocab`` does,
-        gives readable neighbours."""
+        the label space's vocabulary (None: all), without ``exclude``: [(word, cosine)]. Rare
+        words have noisy vectors; limiting the search to frequent ones, as gensim's
+        ``restrict_vocab`` does, gives readable neighbours."""
         skip = {w.lower() for w in exclude}
         keys, matrix = self.space.vocabulary(vocab)
-        return nearest(vector, keys, matrix, k, exclude={w for w in keys if w.lower() in skip})
+        return top_k(vector, keys, matrix, k, exclude={w for w in keys if w.lower() in skip})
 
 
 def saved_embeddings(path, model_path, dim):
@@ -372,47 +324,3 @@ def suggest(word, vocabulary, n=5, head=200_000):
     word = word.lower()
     pool = [w for w in vocabulary[:head] if w[:1] == word[:1] and abs(len(w) - len(word)) <= 2]
     return difflib.get_close_matches(word, pool, n, 0.75)
-
-
-def nearest(vector, names, matrix, k, exclude=()):
-    """The ``k`` names whose rows are most cosine-similar to a vector: [(name, cosine)]."""
-    sims = normalise(np.asarray(matrix, np.float64)) @ normalise(
-        np.asarray(vector, np.float64)[None])[0]
-    order = [i for i in np.argsort(-sims, kind="stable") if names[i] not in exclude]
-    return [(names[i], float(sims[i])) for i in order[:k]]
-
-
-def parse_expression(tokens):
-    """``["play piano", "-", "piano", "+", "violin"]`` (or one string of that) ->
-    [(+1, "play piano"), (-1, "piano"), (+1, "violin")]. Operators stand apart from words."""
-    parts = re.split(r"(?:^|\s)([+-])(?=\s|$)", " ".join(tokens).strip())
-    terms, sign = [], 1
-    if parts and not parts[0].strip():  # a leading operator
-        parts = parts[1:]
-        sign = -1 if parts and parts[0] == "-" else 1
-        parts = parts[1:]
-    for i, part in enumerate(parts):
-        if i % 2:
-            sign = 1 if part == "+" else -1
-        elif not part.strip():
-            raise Action2VecError(f"analogy: a term is missing in {' '.join(tokens)!r} "
-                                  "(write e.g. \"play piano\" - piano + violin)")
-        else:
-            terms.append((sign, part.strip()))
-    if not terms:
-        raise Action2VecError("analogy: no terms (write e.g. \"play piano\" - piano + violin)")
-    return terms
-
-
-def analogy(trained, tokens, k, vocab=None):
-    """The paper's vector arithmetic (section 4.2.2) on any terms: the summed vector's nearest
-    classes by Euclidean distance (the rule of Table 4) and nearest words by cosine."""
-    terms = [(sign, trained.term(text)) for sign, text in parse_expression(tokens)]
-    vector = sum(sign * term.vector for sign, term in terms)
-    names, matrix = trained.classes
-    distance = np.linalg.norm(matrix - vector, axis=1)
-    cosine = dict(nearest(vector, names, matrix, len(names)))
-    classes = [(names[i], float(distance[i]), cosine[names[i]])
-               for i in np.argsort(distance, kind="stable")[:k]]
-    used = [w for _, term in terms for w in term.words]
-    return terms, classes, trained.nearest_words(vector, k, used, vocab)

@@ -1,6 +1,7 @@
 """ConSE (action2vec.conse): the Kinetics logits from stored Mixed_5c features, per-video
-probabilities, the convex combination of the top classes' label vectors, and the ``conse``
-command on a real video. Arithmetic is checked against plain-Python loops."""
+probabilities, the convex combination of the top classes' label vectors; and the ``conse``
+command (its parts in conse_command.py) on a real video. Arithmetic is checked against
+plain-Python loops."""
 
 import hashlib
 import math
@@ -12,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from action2vec import Action2VecError, conse, vectors
+from action2vec import Action2VecError, conse, conse_command, vectors
 from action2vec.dataset import packaged_classes
 from action2vec.i3d import InceptionI3d, load_i3d_weights
 from action2vec.render import render_frames, write_video
@@ -166,28 +167,43 @@ def test_embed_videos_conse_joins_the_steps(space, layer):
     assert embeddings.shape == (2, 50) and len(names) == 400
 
 
-def test_nearest_classes_rank_by_cosine():
+def test_a_video_s_tables_rank_candidates_by_cosine_and_kinetics_classes_by_p():
     rng = np.random.default_rng(5)
     V, e = rng.normal(size=(6, 4)), rng.normal(size=4)
-    names = list("abcdef")
+    p = rng.dirichlet(np.ones(8))
+    names, kinetics = list("abcdef"), [f"k{i}" for i in range(8)]
     cosines = {n: float(v @ e / np.linalg.norm(v) / np.linalg.norm(e)) for n, v in zip(names, V)}
     best = sorted(cosines, key=lambda n: -cosines[n])[:3]
-    got = conse.nearest_classes(e, names, V, 3)
-    assert [n for n, _ in got] == best
-    assert [c for _, c in got] == pytest.approx([cosines[n] for n in best])
+    (nearest, _), (pretrained, header) = conse_command.video_tables(p, e, names, V, kinetics,
+                                                                    3, 2)
+    assert [row[1] for row in nearest] == best and [row[0] for row in nearest] == [1, 2, 3]
+    assert [row[2] for row in nearest] == pytest.approx([cosines[n] for n in best])
+    top = sorted(range(8), key=lambda k: -p[k])[:2]
+    assert pretrained == [[1, kinetics[top[0]], p[top[0]]], [2, kinetics[top[1]], p[top[1]]]]
+    assert header[1] == "top 2 Kinetics-400 class"
+
+
+def test_candidates_are_embedded_as_encode_labels_embeds_names(space):
+    """Through the name map of the settings (here the packaged one, for the rendered dataset),
+    as phrases: the label encoding of Action2Vec.encode_labels, with no project classes."""
+    settings = {**conse_command.DEFAULTS, "dataset": "rendered"}
+    got = conse_command.candidate_vectors(["kick ball", "Fly_Kite"], space, settings)
+    want = [np.mean([space.vectors[w] for w in ("kick", "ball")], axis=0),
+            np.mean([space.vectors[w] for w in ("fly", "kite")], axis=0)]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
 def test_settings_come_from_params_yaml_when_there_is_one(tmp_path):
-    assert conse.settings(tmp_path / "params.yaml") == conse.DEFAULTS
+    assert conse_command.settings(tmp_path / "params.yaml") == conse_command.DEFAULTS
     tree = yaml.safe_load((ROOT / "params.yaml").read_text())
     tree["decode"]["fps"], tree["features"]["stride"] = 25, 4
     tree["labels"]["vectors"] = "minilm"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tree))
-    got = conse.settings(tmp_path / "params.yaml")
+    got = conse_command.settings(tmp_path / "params.yaml")
     assert (got["fps"], got["stride"], got["vectors"]) == (25, 4, "minilm")
     (tmp_path / "params.yaml").write_text("decode: [")
     with pytest.raises(Action2VecError, match="params.yaml: not valid YAML"):
-        conse.settings(tmp_path / "params.yaml")
+        conse_command.settings(tmp_path / "params.yaml")
 
 
 # ---------------------------------------------------------------- the command
@@ -217,7 +233,8 @@ def test_conse_ranks_the_classes_of_a_real_video(run, video, space, layer):
     printed = rows(done.stdout)
     assert len(printed) == 2 + conse.TOP
     # the same video's features, and ConSE by the loops above
-    clips = conse.video_features([video], lambda p, m: pytest.fail(m), conse.DEFAULTS)[0]
+    clips = conse_command.video_features([video], lambda p, m: pytest.fail(m),
+                                         conse_command.DEFAULTS)[0]
     p = brute_probabilities(clips, *layer)
     names, S = conse.kinetics_vectors(space)
     e = brute_conse(p, S, conse.TOP)
@@ -246,7 +263,7 @@ def test_bad_classes_and_options_are_one_line_errors(run, tmp_path):
     unknown = run("conse", missing, "--classes", "swing stick,zzqxv ball")
     assert unknown.returncode == 1
     assert unknown.stderr.strip().splitlines()[-1].startswith(
-        "error: --classes: class 'zzqxv ball': word 'zzqxv' is not in the word vectors")
+        "error: 'zzqxv' is not in the word vectors (glove-6b-50d, 400000 words)")
     tie = run("conse", missing, "--classes", "throw ball,ball throw")
     assert tie.returncode == 1 and "have the same label text" in tie.stderr
     assert run("conse", missing, "--classes", CLASSES, "--top", "401").stderr.strip() == (

@@ -55,11 +55,12 @@ def test_a_stage_depends_on_exactly_the_code_it_runs(dvc_stages, name):
         listed = {ROOT / dep.def_path for dep in stage.deps if is_code(ROOT / dep.def_path)}
         if needed - listed:
             problems.add(f"dvc.yaml stage {name}: deps miss {relative(needed - listed)}, which "
-                         f"{script.relative_to(ROOT)} runs or reads; add them")
+                         f"{script.relative_to(ROOT)} runs or reads; add them "
+                         "(`python scripts/dvc_deps.py` writes them)")
         if listed - needed:
             problems.add(f"dvc.yaml stage {name}: deps list {relative(listed - needed)}, which "
                          f"{script.relative_to(ROOT)} never imports or reads (a needless rerun "
-                         "when they change); remove them")
+                         "when they change); remove them (`python scripts/dvc_deps.py`)")
     assert not problems, "\n".join(sorted(problems))
 
 

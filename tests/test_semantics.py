@@ -5,8 +5,8 @@ import pytest
 
 from action2vec import wordnet
 from action2vec.labels import ClassName
-from action2vec.semantics import (analogy_pairs, class_means, class_verb, cosine_matrix,
-                                  in_wordnet, label_semantics, rowwise_spearman,
+from action2vec.semantics import (analogy_pairs, arithmetic, class_means, class_verb,
+                                  cosine_matrix, in_wordnet, label_semantics, rowwise_spearman,
                                   vector_arithmetic, verb_noun, wup_matrix)
 
 
@@ -111,6 +111,21 @@ def test_shuffled_class_vectors_fail_some_analogies():
     accuracy, rows = vector_arithmetic(shuffled, words.__getitem__, WORLD)
     assert accuracy < 1.0
     assert sum(r["correct"] for r in rows) / len(rows) == accuracy
+
+
+def test_arithmetic_sums_signed_terms_and_orders_rows_by_euclidean_distance():
+    rng = np.random.default_rng(3)
+    a, b, c = rng.normal(size=(3, 5)).astype(np.float32)
+    matrix = rng.normal(size=(6, 5))
+    matrix[4] = matrix[1]  # a tie: the first row first
+    vector, order, distance = arithmetic([(1, a), (-1, b), (1, c)], matrix)
+    want = [a[i] - b[i] + c[i] for i in range(5)]
+    assert vector.tolist() == want  # a - b + c, in that order, in the terms' float32
+    want_distance = [math.dist(row, want) for row in matrix]
+    assert distance.tolist() == pytest.approx(want_distance, rel=1e-12)
+    assert order.tolist() == sorted(range(6), key=lambda i: (want_distance[i], i))
+    negated, _, _ = arithmetic([(-1, a), (1, c)], matrix)
+    np.testing.assert_array_equal(negated, c - a)
 
 
 def test_no_analogy_pairs_gives_no_accuracy():

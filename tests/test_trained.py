@@ -1,5 +1,7 @@
-"""The pieces of the trained-pipeline tool that need no trained project (those that do are run
-end to end in test_cli.py)."""
+"""Loading a trained project (trained.py): what is refused before any work, the embeddings saved
+beside a model, and the vocabulary that turns class names and words into label vectors, on
+small real projects (what needs the shared pipeline's project is in test_embedding.py and
+test_cli.py)."""
 
 import pickle
 
@@ -12,28 +14,10 @@ from action2vec import trained
 from action2vec.cli import main
 from action2vec.model import HRNN, HRNNConfig, save_model
 from action2vec.paths import PCA_MODEL
-from action2vec.trained import Trained, nearest, parse_expression, suggest
+from action2vec.trained import Trained, Vocabulary, suggest
+from action2vec.vectors import load_space
 
 from conftest import RunsCode
-
-
-@pytest.mark.parametrize("tokens, want", [
-    (["play piano", "-", "piano", "+", "violin"], [(1, "play piano"), (-1, "piano"),
-                                                   (1, "violin")]),
-    (["play piano - piano + violin"], [(1, "play piano"), (-1, "piano"), (1, "violin")]),
-    (["play", "piano", "-", "piano"], [(1, "play piano"), (-1, "piano")]),
-    (["-", "piano", "+", "violin"], [(-1, "piano"), (1, "violin")]),
-    (["t-shirt", "+", "x"], [(1, "t-shirt"), (1, "x")]),  # a hyphen inside a word is no operator
-    (["ball"], [(1, "ball")]),
-])
-def test_parse_expression(tokens, want):
-    assert parse_expression(tokens) == want
-
-
-@pytest.mark.parametrize("tokens", [["a", "-", "-", "b"], ["a", "+"], ["-"], [""]])
-def test_a_malformed_expression_is_an_error(tokens):
-    with pytest.raises(Action2VecError, match="analogy: "):
-        parse_expression(tokens)
 
 
 def test_suggest_finds_close_frequent_spellings():
@@ -44,13 +28,31 @@ def test_suggest_finds_close_frequent_spellings():
     assert suggest("qqqq", vocab) == []
 
 
-def test_nearest_ranks_by_cosine_and_leaves_out_excluded_names():
-    names = ["a", "b", "c"]
-    matrix = np.array([[1.0, 0.0], [1.0, 1.0], [-1.0, 0.0]])
-    assert [n for n, _ in nearest([2.0, 0.1], names, matrix, 3)] == ["a", "b", "c"]
-    found = nearest([2.0, 0.1], names, matrix, 2, exclude={"a"})
-    assert [n for n, _ in found] == ["b", "c"]
-    assert found[0][1] == pytest.approx(np.cos(np.pi / 4 - np.arctan(0.05)))
+def test_nearest_words_rank_the_frequent_words_by_cosine_leaving_out_the_given_ones():
+    space = load_space("glove-6b-50d")
+    vocabulary = Vocabulary(space, {})
+    query = space.vectors["ball"] + 0.5 * space.vectors["kick"]
+    words, matrix = space.vocabulary(2000)
+    cosine = matrix @ query / np.linalg.norm(matrix, axis=1) / np.linalg.norm(query)
+    want = [words[i] for i in np.argsort(-cosine) if words[i] not in ("ball", "kick")][:4]
+    found = vocabulary.nearest_words(query, 4, exclude=["Ball", "kick"], vocab=2000)
+    assert [w for w, _ in found] == want
+    assert [c for _, c in found] == pytest.approx([cosine[words.index(w)] for w in want])
+
+
+def test_without_a_project_names_are_phrases_and_unknown_words_suggest_spellings():
+    """The label encoding the conse command uses (no project classes): a name is the mean of
+    its words' vectors; a word with no vector is a one-line error that names it."""
+    space = load_space("glove-6b-50d")
+    vocabulary = Vocabulary(space, {})
+    vectors = vocabulary.label_vectors(["kick ball", "Fly_Kite"])
+    want = [(space.vectors["kick"] + space.vectors["ball"]) / 2,
+            (space.vectors["fly"] + space.vectors["kite"]) / 2]
+    np.testing.assert_allclose(vectors, want, rtol=1e-6)
+    with pytest.raises(Action2VecError) as caught:
+        vocabulary.label_vectors(["kick ball", "throw violinn"])
+    assert str(caught.value).startswith("'violinn' is not in the word vectors (glove-6b-50d, "
+                                        "400000 words); close words: violin, violins")
 
 
 def command(capsys, *args):
@@ -116,7 +118,8 @@ def small_project(root, classes=("throw ball", "kick ball"), spec="glove-6b-50d"
         root / PCA_MODEL)
     write_shard(root / PCA_SHARDS / "shard-00000.h5", ["v"], [classes[0]], [np.zeros((2, 4))],
                 {"extractor": "c3d", "layer": "fc7",
-                 "params": {"decode": {"fps": 30, "max_seconds": 14}}})
+                 "params": {"seed": 0, "decode": {"fps": 30, "max_seconds": 14, "workers": 1},
+                            "features": {"weights": None, "stride": 8, "batch_size": 8}}})
     words = [c.split() for c in classes]
     vectors = np.random.default_rng(0).normal(size=(len(classes), dim)).astype(np.float32)
     write_classes(root / CLASSES, spec, classes, words, vectors, texts, descriptions)
@@ -143,7 +146,7 @@ def test_names_that_share_a_label_text_are_refused_naming_them(tmp_path, capsys)
     assert status == 1
     assert err.splitlines()[-1].startswith(
         "error: --classes: classes 'ThrowBall' and 'throw ball' have the same label text")
-    loaded = Trained(project)
+    loaded = Trained(project).vocabulary
     with pytest.raises(Action2VecError, match="'ball kick' and 'kick ball' have the same"):
         loaded.label_vectors(["ball kick", "kick ball"])  # a mean of word vectors: one vector
     assert loaded.label_vectors(["ThrowBall", "fly kite"]).shape == (2, 50)
@@ -169,7 +172,7 @@ def test_new_names_need_descriptions_when_the_project_embedded_descriptions(tmp_
         "error: --classes: 'zorp': not a class of the project, whose label vectors embed class "
         "descriptions (data/descriptions/d.csv), not names: a new class needs a description "
         "there (a row name,description), or give only the project's classes")
-    loaded = Trained(project)
+    loaded = Trained(project).vocabulary
     vectors = loaded.label_vectors(["throw ball", "Fly Kite"])
     np.testing.assert_array_equal(vectors[0], loaded.class_vectors["throw ball"])
     description, name = loaded.space.texts(["a kite rises on the wind", "Fly Kite"])
@@ -188,23 +191,6 @@ def test_classes_of_another_run_are_refused_before_any_work(tmp_path, capsys):
         f"error: {project / 'data/labels/classes.json'}: lacks 3 of the 4 classes "
         f"{project / trained.MODEL} was trained on ('swing stick', 'roll ring' and 'lift box'): "
         "the model and the classes are not of one run of the pipeline; run `dvc repro`")
-
-
-def test_embed_says_what_a_pipe_or_a_device_is(tmp_path, capsys):
-    """A named pipe or /dev/zero given to embed is "not a regular file", never opened (reading
-    one may never end), and the others go on."""
-    import os
-
-    project = small_project(tmp_path / "p")
-    pipe = tmp_path / "pipe.mp4"
-    os.mkfifo(pipe)
-    errors = []
-    vectors, clips = Trained(project).embed_videos(
-        [pipe, "/dev/zero", tmp_path / "gone.mp4"], lambda p, m: errors.append(f"{p}: {m}"))
-    assert vectors == [None, None, None] and clips == [0, 0, 0]
-    assert errors == [f"{pipe}: not a regular file but a named pipe (FIFO)",
-                      "/dev/zero: not a regular file but a character device",
-                      f"{tmp_path / 'gone.mp4'}: no such file"]
 
 
 def write_npz(path, **arrays):
