@@ -1,6 +1,7 @@
 """Stage baseline@RATIO: the pooled-feature baseline of section 4.1 on every class split of a
 ratio: features averaged over time, mapped to word vectors by kernel ridge regression with
-Laplacian regularisation (params: baseline).
+Laplacian regularisation on the Nystrom features of ``baseline.landmarks`` training videos
+(params: seed, baseline).
 
 Usage: python stages/baseline.py RATIO
 
@@ -28,11 +29,12 @@ def main():
     if len(sys.argv) != 2:
         raise Action2VecError("usage: python stages/baseline.py RATIO")
     ratio = sys.argv[1]
-    cfg = params.load("baseline")["baseline"]
+    p = params.load("baseline")
+    cfg = p["baseline"]
     splits = read_splits(SPLITS, ratio)
     index = read_index(SEQUENCES)
     vectors = read_classes(CLASSES).vectors
-    features = pooled_features(FEATURES, index)
+    features = pooled_features(FEATURES, index, np.float32)
     ids, labels = np.array(index.video_id), np.array(index.label)
     videos = list(zip(index.video_id, index.label))
     out = baseline_dir(ratio)
@@ -43,7 +45,7 @@ def main():
         test = np.array([video in roles for video in ids], dtype=bool)
         model = fit_laplacian_krr(features[train], np.array([vectors[c] for c in labels[train]]),
                                   cfg["alpha"], cfg["gamma"], cfg["laplacian"],
-                                  cfg["neighbours"])
+                                  cfg["neighbours"], cfg["landmarks"], p["seed"])
         np.savez(split_file(out, k, ".npz"), video_id=ids[test], label=labels[test],
                  role=np.array([roles[video] for video in ids[test]]),
                  embedding=model.predict(features[test]))
