@@ -1,6 +1,5 @@
 """PCA of clip features (section 3.2: to 500 dimensions), fitted on a bounded random sample of
-clips, read a block at a time into a float64 covariance matrix: the fit holds one block and
-d x d matrices, whatever the number of clips (the sample is never held whole)."""
+clips so that the fit's memory does not grow with the dataset."""
 
 import zipfile
 
@@ -12,14 +11,11 @@ from action2vec.shards import (ShardWriter, iter_videos, read_attrs, read_rows,
                                shard_paths, video_index)
 
 
-SAMPLE_BLOCK = 2048  # clip feature vectors of the fit sample read at a time
-
-
-def sample_positions(directory, max_samples, seed, videos=None):
-    """The videos (Video entries, ordered by id) of the ids in ``videos`` (None: every video),
-    the positions of up to ``max_samples`` of their clips drawn uniformly without replacement
-    (sorted), and the number of clips. The draw is over the clips ordered by video id, then
-    clip, so it does not depend on which shard a video is in."""
+def sample_rows(directory, max_samples, seed, videos=None):
+    """Up to ``max_samples`` clip feature vectors drawn uniformly without replacement, and the
+    number of clips, from the videos whose ids are in ``videos`` (None: every video). The draw
+    is over the clips ordered by video id, then clip, so it does not depend on which shard a
+    video is in."""
     index = video_index(directory)
     if videos is not None:
         missing = sorted(set(videos) - set(index))
@@ -31,67 +27,7 @@ def sample_positions(directory, max_samples, seed, videos=None):
     total = sum(v.stop - v.start for v in videos)
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(total, min(total, max_samples), replace=False))
-    return videos, chosen, total
-
-
-def sample_rows(directory, max_samples, seed, videos=None):
-    """The clip feature vectors of ``sample_positions`` (float32, held whole), and the number
-    of clips."""
-    entries, chosen, total = sample_positions(directory, max_samples, seed, videos)
-    return read_rows(entries, chosen), total
-
-
-def sample_blocks(videos, chosen, size=SAMPLE_BLOCK):
-    """The rows at ``chosen`` (as ``read_rows``), ``size`` at a time."""
-    for start in range(0, len(chosen), size):
-        yield read_rows(videos, chosen[start:start + size])
-
-
-def covariance(blocks):
-    """(mean, covariance with n - 1, n) of the rows of ``blocks``, accumulated in float64. The
-    rows are shifted by the first block's mean before their products are summed, so that
-    features far from zero lose no precision to the subtraction of the mean."""
-    shift = total = products = None
-    n = 0
-    for block in blocks:
-        x = np.asarray(block, dtype=np.float64)
-        if shift is None:
-            shift = x.mean(0)
-            total, products = np.zeros(x.shape[1]), np.zeros((x.shape[1], x.shape[1]))
-        x -= shift
-        total += x.sum(0)
-        products += x.T @ x
-        n += len(x)
-    offset = total / n
-    return shift + offset, (products - n * np.outer(offset, offset)) / max(n - 1, 1), n
-
-
-def signed(components):
-    """``components`` (rows) each signed so that its entry of largest magnitude is positive: a
-    fixed sign, as scikit-learn's."""
-    largest = np.abs(components).argmax(1)
-    return components * np.sign(components[np.arange(len(components)), largest])[:, None]
-
-
-def principal_components(cov, dims):
-    """The ``dims`` eigenvectors of ``cov`` of largest eigenvalue (those alone are computed), as
-    rows (``signed``), and their eigenvalues."""
-    from scipy.linalg import eigh  # here: only fitting needs it
-
-    values, vectors = eigh(cov, subset_by_index=[len(cov) - dims, len(cov) - 1])
-    return signed(vectors[:, ::-1].T), np.clip(values[::-1], 0, None)
-
-
-def small_sample_pca(sample, dims):
-    """(mean, components, their variances, total variance) of a sample with fewer rows than
-    values, from the SVD of the centred sample in float64: the same PCA as the covariance's,
-    at a fraction of its d x d eigendecomposition's cost, and held in no more memory."""
-    x = np.asarray(sample, dtype=np.float64)
-    mean = x.mean(0)
-    x -= mean
-    _, singular, vt = np.linalg.svd(x, full_matrices=False)
-    variance = singular ** 2 / max(len(x) - 1, 1)
-    return mean, signed(vt[:dims]), variance[:dims], variance.sum()
+    return read_rows(videos, chosen), total
 
 
 NOT_A_PROJECTION = "not a PCA projection written by the pca stage"
@@ -121,6 +57,13 @@ class Projection:
         self.explained_variance = np.asarray(explained_variance)
         self.explained_variance_ratio = np.asarray(explained_variance_ratio)
         self.n_samples = int(n_samples)  # feature vectors the PCA was fitted on
+
+    @classmethod
+    def from_pca(cls, pca, scale=True):
+        """The Projection of a fitted scikit-learn PCA; ``scale=False`` keeps the raw units."""
+        factor = 1 / np.sqrt(np.mean(pca.explained_variance_)) if scale else 1.0
+        return cls(pca.components_, pca.mean_, factor, pca.explained_variance_,
+                   pca.explained_variance_ratio_, pca.n_samples_)
 
     @property
     def dims(self):
@@ -191,33 +134,17 @@ def read_npz(path, dims):
 
 
 def fit_pca(directory, dims, max_samples, seed, videos=None, scale=True):
-    """A Projection with ``dims`` components fitted on up to ``max_samples`` clips of ``videos``
-    (ids; None: every video) drawn with ``seed``: the exact PCA of the sample, computed in
-    float64 and kept in float32. The covariance matrix is accumulated a block of the sample at
-    a time, so the fit's memory is that of d x d matrices whatever the sample's size; a sample
-    of fewer clips than values is no larger than those, and is decomposed whole. Too few
-    feature vectors, or more components than feature values, is an error."""
-    entries, chosen, total = sample_positions(directory, max_samples, seed, videos)
-    if len(chosen) < dims:
+    """A Projection with ``dims`` components fitted on the clips of ``videos`` (ids; None: every
+    video); too few feature vectors for that is an error."""
+    from sklearn.decomposition import PCA  # here: slow to import, and only fitting needs it
+
+    sample, total = sample_rows(directory, max_samples, seed, videos)
+    if len(sample) < dims:
         raise Action2VecError(
             f"pca.dims: {dims} components need at least {dims} clip feature vectors, but "
             f"{directory} has only {total} to fit on; lower pca.dims or add videos")
-    dim = read_rows(entries, chosen[:1]).shape[1]  # values per feature vector
-    if dims > dim:
-        raise Action2VecError(f"pca.dims: {dims} components exceed the {dim} values of each "
-                              f"feature vector in {directory}; lower pca.dims")
-    if len(chosen) < dim:
-        mean, components, variance, total_variance = small_sample_pca(
-            read_rows(entries, chosen), dims)
-    else:
-        mean, cov, _ = covariance(sample_blocks(entries, chosen))
-        components, variance = principal_components(cov, dims)
-        total_variance = np.trace(cov)
-    factor = 1 / np.sqrt(np.mean(variance)) if scale else 1.0
-    # stored in float32, as the features: the projection then runs in float32
-    return Projection(components.astype(np.float32), mean.astype(np.float32), factor,
-                      variance.astype(np.float32), (variance / total_variance).astype(np.float32),
-                      len(chosen))
+    pca = PCA(n_components=dims, svd_solver="randomized", random_state=seed)
+    return Projection.from_pca(pca.fit(sample), scale)
 
 
 def transform_shards(in_dir, out_dir, projection, max_videos):

@@ -39,6 +39,7 @@ class TrainConfig:
     shuffle_labels: bool = False  # the negative control: labels permuted among the videos
     reduction: str = "mean"  # of the loss over the batch: "mean", or "sum" as the paper writes
     device: str = "cpu"
+    patience: int = None  # stop once validation top-1 has not improved for this many epochs
     network: dict = field(default_factory=dict)  # HRNNConfig's settings but the data's sizes
 
     @classmethod
@@ -52,7 +53,7 @@ class TrainConfig:
                    lam=p["lambda"] if spec["cross_entropy"] else 0.0, warmup=t["lambda_warmup"],
                    seed=p["seed"], schedule=t["lambda_schedule"],
                    shuffle_labels=spec.get("shuffle_labels", False),
-                   reduction=t["loss_reduction"], device=t["device"],
+                   reduction=t["loss_reduction"], device=t["device"], patience=t["patience"],
                    network={"kind": spec["kind"], "chunk": t["chunk"], "lstm1": t["lstm1"],
                             "lstm2": t["lstm2"], "dropout": t["dropout"],
                             "attention": t["attention"] if spec["attention"] else 0})
@@ -114,15 +115,20 @@ def fit_split(data, class_vectors, split, config, resume=None, progress=True, on
 
 @contextmanager
 def one_cpu_thread(device):
-    """One torch thread while training on a CPU: multi-threaded CPU training gave one of two
+    """One torch thread and one BLAS thread (numpy's and scipy's, as the validation's scoring
+    calls them) while training on a CPU: multi-threaded CPU training gave one of two
     different models in about 1 run in 4 on an AVX-512 machine (neither MKL_CBWR nor
     deterministic algorithms helped); with one thread every run is the same, at about 1.5x the
     time."""
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
     before = torch.get_num_threads()
-    if torch.device(device).type == "cpu":
+    cpu = torch.device(device).type == "cpu"
+    if cpu:
         torch.set_num_threads(1)
     try:
-        yield
+        with threadpool_limits(1 if cpu else None, user_api="blas"):
+            yield
     finally:
         torch.set_num_threads(before)
 
@@ -162,6 +168,8 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
         bar = progress_bar(range(first, config.epochs), desc="train", unit="epoch",
                            disable=not progress, initial=first, total=config.epochs)
         for epoch in bar:
+            if stalled(run, config.patience):
+                break
             row = {"epoch": epoch + 1, **train_epoch(net, x, y, vectors, run, config)}
             run.history.append(row)
             if validation is not None:
@@ -251,6 +259,14 @@ def validate(model, validation, device, row, best):
         best = {"epoch": row["epoch"], "top1": top1,
                 "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
     return best
+
+
+def stalled(run, patience):
+    """Whether validation top-1 has not improved on the best epoch for ``patience`` epochs
+    (early stopping; never without validation classes or a patience). Checked before each
+    epoch, so a resumed training stops where an uninterrupted one did."""
+    return bool(patience and run.best and run.history
+                and run.history[-1]["epoch"] - run.best["epoch"] >= patience)
 
 
 def choose_epoch(model, history, best):

@@ -27,27 +27,18 @@ splits -> pca -> sequence -> train -> baseline -> evaluate, each command as dvc.
   parallel training workers included). It is the largest single process, not the sum over
   processes running at once.
 - Peak disk: the temporary project's size (``du``), sampled every second while the stages run.
-- baseline: Laplacian-regularised least squares on the Nystrom features of
-  ``baseline.landmarks`` training videos (an m x m system, memory linear in the videos), at
-  every size.
+- baseline: kernel ridge regression holds several N x N float64 matrices of the training videos
+  (and solves an N x N system), so it runs only up to ``--baseline-max`` videos; its growth is
+  measured there and extrapolated like the others'.
 - evaluate: the evaluate stage needs the baseline's outputs, so the benchmark times the stage's
-  scoring functions (action2vec/scoring.py score_split and summarise) on the train stage's real
-  outputs, at every size, in a child process of its own (``--score``).
+  scoring functions (action2vec/scoring.py score_split and summarise) on the train stage's real outputs,
+  at every size, in a child process of its own (``--score``).
 
 Growth exponent: the least-squares slope of log(figure) against log(videos) over the sizes
 measured, and the slope between the two largest sizes alone (fixed costs, such as start-up and
 imports, flatten the exponent at small sizes). Extrapolation to 13,320 (UCF101) and 240,000
 (Kinetics-400) videos: the broken line through the measured points in log-log axes, continued
-beyond the largest size at the slope of the last two. Peak memory is also extrapolated on the
-straight line (linear axes) through the two largest sizes: a fixed part (the interpreter, its
-libraries) plus a part proportional to the videos bends the log-log line down, so the linear
-figure is the one to hold against a memory budget where it is the larger.
-
-Capped memory: pca fits on at most ``pca.max_fit_samples`` clips. When the largest size has
-more clips than that, its figures are measured past the cap ("measured past the cap"); else a
-target beyond the videos that reach the cap gets the figure extrapolated to those videos
-("computed at the cap"; the measured growth continued is kept as ``peak_mb_uncapped``). The
-output says which.
+beyond the largest size at the slope of the last two.
 
 Time: on 2 shared CPU cores, 1000 and 10000 videos take 4 to 11 minutes (with the machine's
 load); 50000 videos took 31 to 43 minutes more (train 20 to 29 min, pca 9 to 12), hence the
@@ -308,6 +299,8 @@ def run_size(project, n_videos, args, p, dvc, attrs):
     runs = stage_commands(dvc, p)
     with DiskPeak(project) as disk:
         for stage in STAGES:
+            if stage == "baseline" and n_videos > args.baseline_max:
+                continue
             print(f"  {n_videos} videos: {stage} ...", flush=True)
             figures = [measure(argv, project, log) for argv in runs[stage]]
             out["stages"][stage] = {"seconds": sum(s for s, _ in figures),
@@ -338,36 +331,10 @@ def through(sizes, values, n):
     return float(np.exp(y[i] + (y[i + 1] - y[i]) / (x[i + 1] - x[i]) * (at - x[i])))
 
 
-def linear(sizes, values, n):
-    """The figure at ``n`` videos on the straight line (linear axes) through the two largest
-    sizes: what a fixed part plus a part proportional to the videos reaches. A log-log line
-    through such figures bends that proportional part down. None with fewer than two sizes."""
-    if len(sizes) < 2:
-        return None
-    (n1, y1), (n2, y2) = zip(sizes[-2:], values[-2:])
-    return float(y2 + (y2 - y1) / (n2 - n1) * (n - n2))
-
-
-def capped(results, cap):
-    """How pca's memory is extrapolated where its fit sample reaches ``cap`` clips
-    (``pca.max_fit_samples``): {"cap", "cap_videos" (videos whose clips reach it, at the
-    largest size's clips per video), "basis"}. "measured past the cap" when the largest size
-    has more clips than the cap (its figures are those of a capped fit); else "computed at the
-    cap": a target beyond ``cap_videos`` gets the figure extrapolated to ``cap_videos``."""
-    largest = max(results, key=int)
-    clips = results[largest]["clips"]
-    past = clips > cap
-    return {"cap": cap, "cap_videos": cap * int(largest) / clips,
-            "basis": "measured past the cap" if past else "computed at the cap"}
-
-
-def growth(results, cap=None):
+def growth(results):
     """{stage: {"sizes", "time_exponent", "memory_exponent" (over every size),
     "time_exponent_last", "memory_exponent_last" (the two largest sizes), TARGET: {"seconds",
-    "peak_mb", "peak_mb_linear"}}} from the per-size figures of the sizes each stage ran at.
-    With ``cap`` (pca.max_fit_samples), pca's entry has "capped" (see ``capped``) and its
-    TARGET "peak_mb" and "peak_mb_linear" are figures at the cap where that says "computed at
-    the cap" (TARGET "peak_mb_uncapped": the measured growth continued, an upper bound)."""
+    "peak_mb"}}} from the per-size figures of the sizes each stage ran at."""
     out = {}
     for stage in STAGES:
         ran = sorted((int(n), r["stages"][stage]) for n, r in results.items()
@@ -380,18 +347,6 @@ def growth(results, cap=None):
             entry[f"{name}_exponent_last"] = slope(sizes[-2:], values[-2:])
             for target, n in TARGETS.items():
                 entry.setdefault(target, {})[figure] = through(sizes, values, n)
-        memory = [f["peak_mb"] for _, f in ran]
-        for target, n in TARGETS.items():
-            entry[target]["peak_mb_linear"] = linear(sizes, memory, n)
-        if stage == "pca" and cap is not None and sizes:
-            entry["capped"] = capped(results, cap)
-            at = entry["capped"]["cap_videos"]
-            for target, n in TARGETS.items():
-                figures = entry[target]
-                figures["peak_mb_uncapped"] = figures["peak_mb"]
-                if entry["capped"]["basis"] == "computed at the cap" and n > at:
-                    figures["peak_mb"] = through(sizes, memory, at)
-                    figures["peak_mb_linear"] = linear(sizes, memory, at)
         out[stage] = entry
     return out
 
@@ -416,13 +371,6 @@ def growth_table(grown):
     return table(rows, headers, right=[False] + [True] * (len(headers) - 1), digits=2)
 
 
-def memory_table(grown):
-    headers = ["stage"] + [f"{t} MB {kind}" for t in TARGETS for kind in ("log-log", "linear")]
-    rows = [[stage] + [g[t][f] for t in TARGETS for f in ("peak_mb", "peak_mb_linear")]
-            for stage, g in grown.items()]
-    return table(rows, headers, right=[False] + [True] * (len(headers) - 1), digits=0)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000",
@@ -433,6 +381,8 @@ def main():
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--raw-dim", type=int, default=1024)
     parser.add_argument("--dims", type=int, default=500, help="pca.dims")
+    parser.add_argument("--baseline-max", type=int, default=10_000,
+                        help="largest number of videos the baseline runs at")
     parser.add_argument("--score", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.score:
@@ -446,9 +396,9 @@ def main():
     p = bench_params(args.dims)
     dvc = yaml.safe_load((ROOT / DVC_YAML).read_text())
     attrs = shard_attrs(p, args.raw_dim)
-    cap = p["pca"]["max_fit_samples"]
     settings = {"params": {k: p[k] for k in ("pca", "sequence", "zsl", "train")},
                 "classes": args.classes, "raw_dim": args.raw_dim, "mean_clips": MEAN_CLIPS,
+                "baseline_max": args.baseline_max,
                 "train_commands": [" ".join([Path(a[1]).relative_to(ROOT).as_posix(), *a[2:]])
                                    for a in stage_commands(dvc, p)["train"]]}
     print(f"== scale: {', '.join(map(str, sizes))} videos of synthetic features, "
@@ -458,7 +408,7 @@ def main():
           f"   train: ONE epoch of a SMALL network (lstm1 {p['train']['lstm1']}, lstm2 "
           f"{p['train']['lstm2']}, attention {p['train']['attention']}), one "
           f"{p['zsl']['ratios'][0]} split and the all-classes model\n"
-          f"   baseline: {p['baseline']['landmarks']} Nystrom landmarks; evaluate: the stage's "
+          f"   baseline: up to {args.baseline_max} videos (N x N kernel); evaluate: the stage's "
           f"score_split and summarise on train's outputs", flush=True)
     results = {}
     with tempfile.TemporaryDirectory(prefix="action2vec-scale-", dir=args.workdir) as work:
@@ -468,7 +418,7 @@ def main():
             shutil.rmtree(project)
             print(f"  {n} videos: disk peak {results[n]['disk_peak_mb']:.0f} MB; "
                   f"{results[n]['score']}", flush=True)
-            grown = growth(results, cap)  # written after each size: a failure keeps those done
+            grown = growth(results)  # written after each size: a failure keeps those done
             Path(args.out).write_text(json.dumps({"settings": settings, "sizes": results,
                                                   "growth": grown, "targets": TARGETS}, indent=1))
     print("seconds and peak memory (MB, largest process) per stage and number of videos:")
@@ -477,16 +427,6 @@ def main():
           "(last): between the two largest) and extrapolation (log-log line through the "
           "measured points, beyond the largest at its last slope):")
     print(growth_table(grown))
-    print("peak memory (MB) at the targets: log-log (the table above) and linear (straight line "
-          "through the two largest sizes, what a part proportional to the videos reaches):")
-    print(memory_table(grown))
-    pca = grown["pca"].get("capped")
-    if pca:
-        print(f"pca: its fit sample stops growing at pca.max_fit_samples ({pca['cap']} clips, "
-              f"about {pca['cap_videos']:.0f} videos): {pca['basis']}"
-              + (" (a target beyond it gets the figure at the cap; the measured growth "
-                 "continued gives peak_mb_uncapped in the JSON)"
-                 if pca["basis"] == "computed at the cap" else ""))
     print(f"written to {args.out}")
 
 

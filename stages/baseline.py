@@ -1,7 +1,6 @@
 """Stage baseline@RATIO: the pooled-feature baseline of section 4.1 on every class split of a
 ratio: features averaged over time, mapped to word vectors by kernel ridge regression with
-Laplacian regularisation on the Nystrom features of ``baseline.landmarks`` training videos
-(params: seed, baseline).
+Laplacian regularisation (params: baseline).
 
 Usage: python stages/baseline.py RATIO
 
@@ -29,12 +28,11 @@ def main():
     if len(sys.argv) != 2:
         raise Action2VecError("usage: python stages/baseline.py RATIO")
     ratio = sys.argv[1]
-    p = params.load("baseline")
-    cfg = p["baseline"]
+    cfg = params.load("baseline")["baseline"]
     splits = read_splits(SPLITS, ratio)
     index = read_index(SEQUENCES)
     vectors = read_classes(CLASSES).vectors
-    features = pooled_features(FEATURES, index, np.float32)
+    features = pooled_features(FEATURES, index)
     ids, labels = np.array(index.video_id), np.array(index.label)
     videos = list(zip(index.video_id, index.label))
     out = baseline_dir(ratio)
@@ -45,7 +43,7 @@ def main():
         test = np.array([video in roles for video in ids], dtype=bool)
         model = fit_laplacian_krr(features[train], np.array([vectors[c] for c in labels[train]]),
                                   cfg["alpha"], cfg["gamma"], cfg["laplacian"],
-                                  cfg["neighbours"], cfg["landmarks"], p["seed"])
+                                  cfg["neighbours"])
         np.savez(split_file(out, k, ".npz"), video_id=ids[test], label=labels[test],
                  role=np.array([roles[video] for video in ids[test]]),
                  embedding=model.predict(features[test]))

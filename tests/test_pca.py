@@ -1,5 +1,4 @@
 import pickle
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -183,62 +182,3 @@ def test_without_the_scale_the_projection_keeps_the_features_units(tmp_path):
     expected = (x - plain.mean) @ plain.components.T
     np.testing.assert_allclose(plain.transform(x), expected, rtol=1e-5)
     np.testing.assert_allclose(scaled.transform(x), expected * scaled.scale, rtol=1e-5)
-
-
-def correlated_shards(directory, n_videos, clips, dim, offset=0.0):
-    """Clips of ``dim`` correlated values (a few strong directions and noise), far from zero
-    by ``offset``."""
-    rng = np.random.default_rng(5)
-    mixing = rng.normal(size=(dim, dim)) * np.linspace(3, 0.1, dim)[:, None]
-    with ShardWriter(directory, {"layer": "fc7"}, 50) as writer:
-        for i in range(n_videos):
-            rows = rng.normal(size=(clips, dim)) @ mixing + offset
-            writer.add(f"v{i:04d}", "x", rows.astype(np.float32))
-
-
-@pytest.mark.parametrize("n_videos, clips, offset", [(10, 3, 0.0), (300, 20, 1e6)])
-def test_the_fit_is_the_exact_pca_of_the_sample(tmp_path, n_videos, clips, offset):
-    """Fewer clips than values (the sample's SVD) and more (the covariance accumulated a block
-    at a time, features far from zero: 1e6, where summing unshifted products loses the
-    variance): scikit-learn's exact ("full") PCA of the same sample."""
-    correlated_shards(tmp_path, n_videos, clips, 40, offset)
-    ours = fit_pca(tmp_path, 8, 5000, seed=0, scale=False)
-    sample = sample_rows(tmp_path, 5000, 0)[0]
-    exact = PCA(n_components=8, svd_solver="full").fit(sample.astype(np.float64))
-    signs = np.sign((ours.components * exact.components_).sum(1))
-    assert (signs == 1).all()  # the same fixed sign
-    np.testing.assert_allclose(ours.components, exact.components_, atol=2e-5)
-    np.testing.assert_allclose(ours.mean, exact.mean_, rtol=1e-6)
-    np.testing.assert_allclose(ours.explained_variance, exact.explained_variance_, rtol=1e-5)
-    np.testing.assert_allclose(ours.explained_variance_ratio, exact.explained_variance_ratio_,
-                               rtol=1e-5)
-    assert ours.n_samples == len(sample) == min(n_videos * clips, 5000)
-
-
-def fit_peak(directory):
-    """The Projection fitted on every clip of ``directory``, and the most memory its arrays
-    took (as numpy reports them to tracemalloc)."""
-    tracemalloc.start()
-    try:
-        projection = fit_pca(directory, 4, 1_000_000, seed=0)
-        return projection, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-def test_the_fit_holds_a_block_of_the_sample_not_the_sample(tmp_path):
-    """12,000 and 48,000 clips of 64 values (3 and 12 MB in float32): the fit's memory does not
-    grow with the sample."""
-    peaks = {}
-    for videos in (600, 2400):
-        correlated_shards(tmp_path / str(videos), videos, 20, 64)
-        projection, peaks[videos] = fit_peak(tmp_path / str(videos))
-        assert projection.n_samples == videos * 20
-    assert peaks[2400] < 1.2 * peaks[600]
-    assert peaks[2400] < 48_000 * 64 * 4 / 2
-
-
-def test_more_components_than_values_is_a_clear_error(tmp_path):
-    make_shards(tmp_path)
-    with pytest.raises(Action2VecError, match="pca.dims: 20 components exceed the 16 values"):
-        fit_pca(tmp_path, dims=20, max_samples=1000, seed=0)

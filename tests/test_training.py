@@ -156,7 +156,8 @@ def test_a_resume_state_that_cannot_be_loaded_safely_starts_over(tmp_path, caplo
 PARAMS = {"seed": 3, "lambda": 0.05,
           "train": {"chunk": 4, "lstm1": 12, "lstm2": 6, "attention": 5, "dropout": 0.5,
                     "epochs": 3, "batch_size": 4, "lr": 0.01, "lambda_warmup": 0.75,
-                    "lambda_schedule": "step", "loss_reduction": "sum", "device": "cpu"}}
+                    "lambda_schedule": "step", "loss_reduction": "sum", "device": "cpu",
+                    "patience": 4}}
 
 
 @pytest.mark.parametrize("variant, kind, attention, lam, shuffle", [
@@ -167,7 +168,7 @@ def test_config_from_params_follows_the_variant(variant, kind, attention, lam, s
     config = TrainConfig.from_params(PARAMS, variant)
     assert config == TrainConfig(
         epochs=3, batch_size=4, lr=0.01, lam=lam, warmup=0.75, seed=3, schedule="step",
-        shuffle_labels=shuffle, reduction="sum", device="cpu",
+        shuffle_labels=shuffle, reduction="sum", device="cpu", patience=4,
         network={"kind": kind, "chunk": 4, "lstm1": 12, "lstm2": 6, "attention": attention,
                  "dropout": 0.5})
 
@@ -290,6 +291,33 @@ def test_the_model_is_the_epoch_chosen_on_the_validation_classes():
     own = top_k_accuracy(embed(model, data["sequences"][rows], data["lengths"][rows]), targets,
                          np.array([vectors[c] for c in split["validation"]]), 1)
     assert own == max(scores)
+
+
+@pytest.mark.parametrize("patience", [1, 3])
+def test_training_stops_once_validation_has_not_improved_for_patience_epochs(tmp_path, patience):
+    """The stop epoch, found here from the full run's validation scores: the first epoch that
+    lies ``patience`` epochs after the best so far. The run stopped there keeps the full run's
+    history up to it, its chosen epoch and weights; resumed from its state, it stops there too."""
+    data, vectors, split = validation_split()
+    network = {**TOY_NETWORK, "dropout": 0.5}
+    full, whole = fit_split(data, vectors, split, toy_config(20, network=network),
+                            progress=False)
+    scores = [row["validation_top1"] for row in whole]
+    stop = next(e for e in range(1, 21) if e - (1 + scores.index(max(scores[:e]))) >= patience)
+    assert stop < 20  # the toy's validation top-1 peaks early
+    config = toy_config(20, network=network, patience=patience)
+    model, history = fit_split(data, vectors, split, config, progress=False)
+    assert [row["epoch"] for row in history] == list(range(1, stop + 1))
+    assert [r["validation_top1"] for r in history] == scores[:stop]
+    best = 1 + scores.index(max(scores[:stop]))
+    assert [row["epoch"] for row in history if row["chosen"]] == [best]
+    if best == 1 + scores.index(max(scores)):
+        for a, b in zip(model.state_dict().values(), full.state_dict().values()):
+            assert torch.equal(a, b)
+    state = tmp_path / "resume.pt"
+    fit_split(data, vectors, split, config, resume=state, progress=False)
+    _, resumed = fit_split(data, vectors, split, config, resume=state, progress=False)
+    assert resumed == history
 
 
 def test_shuffled_labels_keep_each_class_count_but_move_the_labels():
