@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
 from action2vec import distributed
 from action2vec.files import file_sha256
@@ -145,7 +146,18 @@ def sequences_of(job, index):
 
 
 def run_job(job, resume_dir=TRAIN_RESUME, on_epoch=None):
-    """Train one job and write its split's .pt, .npz and .json into its run directory."""
+    """Train one job and write its split's .pt, .npz and .json into its run directory, with
+    one BLAS thread (numpy's and scipy's) for all of it: projecting its sequences, its
+    validation, embedding its test videos. The same in a worker process and in the parent,
+    so that a job gives the same bytes however many run at once and parallel workers do not
+    run more threads than cores (the training also runs one torch thread on a CPU:
+    training.one_cpu_thread)."""
+    with threadpool_limits(1, user_api="blas"):
+        return train_and_write(job, resume_dir, on_epoch)
+
+
+def train_and_write(job, resume_dir, on_epoch):
+    """run_job's work."""
     index = read_index(SEQUENCES)
     data = {"sequences": sequences_of(job, index), "lengths": index.lengths,
             "video_id": index.video_id, "label": index.label}
@@ -237,7 +249,7 @@ def tick():
 
 
 def worker_job(job):
-    """A job in a worker process (one torch thread: see training.one_cpu_thread)."""
+    """A job in a worker process (one BLAS thread, one torch thread: see run_job)."""
     return run_job(job, on_epoch=tick)
 
 

@@ -156,3 +156,37 @@ def test_an_edit_retrains_exactly_the_trainings_that_run_the_edited_code(trained
     edit(package / "model.py")
     assert "7 trainings: 0 reused from the last run, 7 to run" in train_with(root, package)
     assert outputs(root) == after  # a comment: the same results, trained again
+
+
+def blas_threads():
+    """The threads of every BLAS library loaded in this process (numpy's, scipy's)."""
+    from threadpoolctl import threadpool_info
+
+    return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+
+def test_a_serial_job_runs_one_blas_thread_and_gives_them_back(trained, tmp_path, monkeypatch):
+    """The serial path (train.workers 1, in this process) projects its sequences and embeds
+    its test videos on one BLAS thread, as its workers do; the threads are back afterwards."""
+    import action2vec.jobs as jobs
+
+    root = copy(trained[0], tmp_path)
+    before = outputs(root)
+    shutil.rmtree(root / TRAIN)
+    shutil.rmtree(root / TRAIN_DONE)
+    seen = []
+
+    def spy(function):
+        def call(*args, **kwargs):
+            seen.append((function.__name__, blas_threads()))
+            return function(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(jobs, "project_sequences", spy(jobs.project_sequences))
+    monkeypatch.setattr(jobs, "embed", spy(jobs.embed))
+    threads = blas_threads()
+    train(root)
+    assert sorted({name for name, _ in seen}) == ["embed", "project_sequences"]
+    assert all(during == {1} for _, during in seen)
+    assert blas_threads() == threads
+    assert outputs(root) == before

@@ -146,12 +146,15 @@ def test_the_probe_does_not_decode_a_video_in_full(video_file, tmp_path, name):
 
 
 @pytest.mark.parametrize("name, rate", [("h264.mp4", 30), ("ntsc.mp4", Fraction(30000, 1001)),
-                                        ("pal.mkv", 25), ("mpeg4.avi", 30)])
+                                        ("pal.mkv", 25), ("mpeg4.avi", 30), ("mpeg4.mp4", 30),
+                                        ("fragmented.mp4", 30)])
 def test_the_probe_counts_the_frames_decord_decodes(tmp_path, name, rate):
-    """The probe reads the file with PyAV alone; extraction decodes it with decord and checks
-    the count: the two must find the same frames and rate, or good videos would be refused."""
-    codec = "mpeg4" if name.endswith(".avi") else "libx264"
-    path = encode(tmp_path / name, moving_bar(50), rate, codec)
+    """The probe reads the file with PyAV alone (an MP4 without decoding frames to open it);
+    extraction decodes it with decord and checks the count: the two must find the same frames
+    and rate, or good videos would be refused. A fragmented MP4's header declares no frames."""
+    codec = "mpeg4" if name.startswith("mpeg4") else "libx264"
+    options = {"movflags": "frag_keyframe+empty_moov"} if name == "fragmented.mp4" else None
+    path = encode(tmp_path / name, moving_bar(50), rate, codec, options=options)
     info, reader = probe(path, fps=30, max_seconds=14), open_reader(path)
     assert (info["frames"], info["fps"]) == (len(reader), reader.get_avg_fps())
     assert info["used_frames"] == len(read_frames(path, fps=30, max_seconds=14))
