@@ -152,7 +152,7 @@ SCHEMA = {
               "device": choice("cpu", "cuda"), "workers": optional(integer(1, 1024)),
               "store": choice("disk", "memory")},
     "baseline": {"alpha": number(0), "gamma": optional(number(0)), "laplacian": number(0),
-                 "neighbours": integer(1, 1000)},
+                 "neighbours": integer(1, 1000), "landmarks": integer(1, 100_000)},
     "conse": {"top": integer(1, 400)},
     "semantics": {"simulate_root": boolean, "compare_vectors": string_list},
 }

@@ -27,18 +27,30 @@ splits -> pca -> sequence -> train -> baseline -> evaluate, each command as dvc.
   parallel training workers included). It is the largest single process, not the sum over
   processes running at once.
 - Peak disk: the temporary project's size (``du``), sampled every second while the stages run.
-- baseline: kernel ridge regression holds several N x N float64 matrices of the training videos
-  (and solves an N x N system), so it runs only up to ``--baseline-max`` videos; its growth is
-  measured there and extrapolated like the others'.
+- baseline: Laplacian-regularised least squares on the Nystrom features of
+  ``baseline.landmarks`` training videos (an m x m system built a block of videos at a time,
+  memory linear in the videos), at every size. Up to that many training videos every one is a
+  landmark and its m x m matrices grow with them; the output says whether the two largest sizes
+  are past it (the baseline's training videos are counted from the split).
 - evaluate: the evaluate stage needs the baseline's outputs, so the benchmark times the stage's
-  scoring functions (action2vec/scoring.py score_split and summarise) on the train stage's real outputs,
-  at every size, in a child process of its own (``--score``).
+  scoring functions (action2vec/scoring.py score_split and summarise) on the train stage's real
+  outputs, at every size, in a child process of its own (``--score``).
 
 Growth exponent: the least-squares slope of log(figure) against log(videos) over the sizes
 measured, and the slope between the two largest sizes alone (fixed costs, such as start-up and
 imports, flatten the exponent at small sizes). Extrapolation to 13,320 (UCF101) and 240,000
 (Kinetics-400) videos: the broken line through the measured points in log-log axes, continued
-beyond the largest size at the slope of the last two.
+beyond the largest size at the slope of the last two. Peak memory is also extrapolated on the
+straight line (linear axes) through the two largest sizes: a fixed part (the interpreter, its
+libraries) plus a part proportional to the videos bends the log-log line down, so the linear
+figure is the one to hold against a memory budget where it is the larger.
+
+pca's memory is independent of N once past its sample cap (it fits on at most
+``pca.max_fit_samples`` clips): figure at the cap. When the largest size has more clips than the
+cap, a target beyond the cap gets that size's measured figure ("measured past the cap"); else
+the figure extrapolated (both lines) to the videos whose clips reach the cap, at the largest
+size's clips per video ("computed at the cap"; the log-log line continued is kept as
+``peak_mb_uncapped``). The output and scale.json say which.
 
 Time: on 2 shared CPU cores, 1000 and 10000 videos take 4 to 11 minutes (with the machine's
 load); 50000 videos took 31 to 43 minutes more (train 20 to 29 min, pca 9 to 12), hence the
@@ -71,6 +83,7 @@ from action2vec.leakage_report import write_leakage  # noqa: E402
 from action2vec.paths import (CLASSES, DECODED, DVC_YAML, FEATURES, LEAKAGE, PARAMS,  # noqa: E402
                               SPLITS, run_dir, split_file)
 from action2vec.shards import ShardWriter  # noqa: E402
+from action2vec.splits import read_splits, training_videos  # noqa: E402
 from action2vec.stage import table  # noqa: E402
 
 TARGETS = {"UCF101": 13_320, "Kinetics-400": 240_000}
@@ -288,6 +301,14 @@ def score():
                   f"{chance(splits)['top1_mean']:.3f})")
 
 
+def baseline_training_videos(project, p, n_videos, n_classes):
+    """The most training videos the baseline fits on in a split of the project's splits.json."""
+    names = class_names(n_classes)
+    videos = [(f"v{i:07d}", names[i % n_classes]) for i in range(n_videos)]
+    return max(len(training_videos(split, videos)) for ratio in p["zsl"]["ratios"]
+               for split in read_splits(project / SPLITS, ratio))
+
+
 def run_size(project, n_videos, args, p, dvc, attrs):
     """Build the project of ``n_videos`` videos, run every stage in it; its figures."""
     project.mkdir(parents=True)
@@ -299,12 +320,13 @@ def run_size(project, n_videos, args, p, dvc, attrs):
     runs = stage_commands(dvc, p)
     with DiskPeak(project) as disk:
         for stage in STAGES:
-            if stage == "baseline" and n_videos > args.baseline_max:
-                continue
             print(f"  {n_videos} videos: {stage} ...", flush=True)
             figures = [measure(argv, project, log) for argv in runs[stage]]
             out["stages"][stage] = {"seconds": sum(s for s, _ in figures),
                                     "peak_mb": max(m for _, m in figures)}
+            if stage == "splits":
+                out["training_videos"] = baseline_training_videos(project, p, n_videos,
+                                                                  args.classes)
     out["disk_peak_mb"] = disk.peak / 2**20
     out["score"] = log.read_text().strip().splitlines()[-1]
     return out
@@ -331,10 +353,64 @@ def through(sizes, values, n):
     return float(np.exp(y[i] + (y[i + 1] - y[i]) / (x[i + 1] - x[i]) * (at - x[i])))
 
 
-def growth(results):
+def linear(sizes, values, n):
+    """The figure at ``n`` videos on the straight line (linear axes) through the two largest
+    sizes: what a fixed part plus a part proportional to the videos reaches. A log-log line
+    through such figures bends that proportional part down. None with fewer than two sizes."""
+    if len(sizes) < 2:
+        return None
+    (n1, y1), (n2, y2) = zip(sizes[-2:], values[-2:])
+    return float(y2 + (y2 - y1) / (n2 - n1) * (n - n2))
+
+
+def reached_at(results, count, cap):
+    """The videos at which a per-size count (``count``: "clips", "training_videos") reaches
+    ``cap``, at the largest size's count per video."""
+    largest = max(results, key=int)
+    return cap * int(largest) / results[largest][count]
+
+
+CAP_NOTE = "memory independent of N once past the sample cap: figure at the cap"
+
+
+def capped(entry, results, cap, memory):
+    """pca's entry (``memory``: its peak MB at its sizes) with its memory figures past ``cap``
+    clips (``pca.max_fit_samples``) at the cap, and "cap": {"max_fit_samples", "videos" (whose
+    clips reach it), "basis", "note"}. "measured past the cap" when the largest size has more
+    clips than the cap: a target beyond it gets that size's figure; else "computed at the cap":
+    the figure on each line at "videos". TARGET "peak_mb_uncapped": the log-log line continued."""
+    largest = max(results, key=int)
+    at = reached_at(results, "clips", cap)
+    past = results[largest]["clips"] > cap
+    entry["cap"] = {"max_fit_samples": cap, "videos": at, "note": CAP_NOTE,
+                    "basis": "measured past the cap" if past else "computed at the cap"}
+    sizes = entry["sizes"]
+    for target, n in TARGETS.items():
+        figures = entry[target]
+        figures["peak_mb_uncapped"] = figures["peak_mb"]
+        if n > at:
+            figures["peak_mb"] = memory[-1] if past else through(sizes, memory, at)
+            figures["peak_mb_linear"] = memory[-1] if past else linear(sizes, memory, at)
+    return entry
+
+
+def landmarks_reached(results, landmarks):
+    """{"landmarks", "videos" (whose training videos reach them), "basis"}: whether the two
+    largest sizes are past ``baseline.landmarks`` training videos, beyond which the baseline's
+    m x m matrices stop growing and its memory is linear in the videos."""
+    largest = sorted(results, key=int)[-2:]
+    past = all(results[n]["training_videos"] > landmarks for n in largest)
+    return {"landmarks": landmarks, "videos": reached_at(results, "training_videos", landmarks),
+            "basis": "past the landmarks" if past else "not past the landmarks"}
+
+
+def growth(results, cap=None, landmarks=None):
     """{stage: {"sizes", "time_exponent", "memory_exponent" (over every size),
     "time_exponent_last", "memory_exponent_last" (the two largest sizes), TARGET: {"seconds",
-    "peak_mb"}}} from the per-size figures of the sizes each stage ran at."""
+    "peak_mb", "peak_mb_linear"}}} from the per-size figures of the sizes each stage ran at.
+    With ``cap`` (pca.max_fit_samples), pca's memory past it is the figure at the cap (see
+    ``capped``); with ``landmarks`` (baseline.landmarks), the baseline's entry says whether the
+    sizes are past them (``landmarks_reached``)."""
     out = {}
     for stage in STAGES:
         ran = sorted((int(n), r["stages"][stage]) for n, r in results.items()
@@ -347,6 +423,13 @@ def growth(results):
             entry[f"{name}_exponent_last"] = slope(sizes[-2:], values[-2:])
             for target, n in TARGETS.items():
                 entry.setdefault(target, {})[figure] = through(sizes, values, n)
+        memory = [f["peak_mb"] for _, f in ran]
+        for target, n in TARGETS.items():
+            entry[target]["peak_mb_linear"] = linear(sizes, memory, n)
+        if stage == "pca" and cap is not None and sizes:
+            capped(entry, results, cap, memory)
+        if stage == "baseline" and landmarks is not None and sizes:
+            entry["landmarks"] = landmarks_reached(results, landmarks)
         out[stage] = entry
     return out
 
@@ -371,6 +454,32 @@ def growth_table(grown):
     return table(rows, headers, right=[False] + [True] * (len(headers) - 1), digits=2)
 
 
+def memory_table(grown):
+    headers = ["stage"] + [f"{t} MB {kind}" for t in TARGETS for kind in ("log-log", "linear")]
+    rows = [[stage] + [g[t][f] for t in TARGETS for f in ("peak_mb", "peak_mb_linear")]
+            for stage, g in grown.items()]
+    return table(rows, headers, right=[False] + [True] * (len(headers) - 1), digits=0)
+
+
+def notes(grown):
+    """What the memory extrapolations of pca and the baseline rest on, a line each."""
+    lines = []
+    pca = grown["pca"].get("cap")
+    if pca:
+        lines.append(f"pca: {pca['note']} (pca.max_fit_samples {pca['max_fit_samples']} clips, "
+                     f"about {pca['videos']:.0f} videos here): {pca['basis']}")
+    base = grown["baseline"].get("landmarks")
+    if base:
+        lines.append(f"baseline: every training video is a landmark up to baseline.landmarks "
+                     f"({base['landmarks']}, about {base['videos']:.0f} videos here); the two "
+                     f"largest sizes are {base['basis']}" + (
+                         ": its memory is linear in the videos from there"
+                         if base["basis"] == "past the landmarks" else
+                         ": the m x m matrices still grow between them, so the extrapolations "
+                         "carry that growth on; measure sizes past it"))
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000",
@@ -381,8 +490,6 @@ def main():
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--raw-dim", type=int, default=1024)
     parser.add_argument("--dims", type=int, default=500, help="pca.dims")
-    parser.add_argument("--baseline-max", type=int, default=10_000,
-                        help="largest number of videos the baseline runs at")
     parser.add_argument("--score", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.score:
@@ -396,9 +503,8 @@ def main():
     p = bench_params(args.dims)
     dvc = yaml.safe_load((ROOT / DVC_YAML).read_text())
     attrs = shard_attrs(p, args.raw_dim)
-    settings = {"params": {k: p[k] for k in ("pca", "sequence", "zsl", "train")},
+    settings = {"params": {k: p[k] for k in ("pca", "sequence", "zsl", "train", "baseline")},
                 "classes": args.classes, "raw_dim": args.raw_dim, "mean_clips": MEAN_CLIPS,
-                "baseline_max": args.baseline_max,
                 "train_commands": [" ".join([Path(a[1]).relative_to(ROOT).as_posix(), *a[2:]])
                                    for a in stage_commands(dvc, p)["train"]]}
     print(f"== scale: {', '.join(map(str, sizes))} videos of synthetic features, "
@@ -408,7 +514,7 @@ def main():
           f"   train: ONE epoch of a SMALL network (lstm1 {p['train']['lstm1']}, lstm2 "
           f"{p['train']['lstm2']}, attention {p['train']['attention']}), one "
           f"{p['zsl']['ratios'][0]} split and the all-classes model\n"
-          f"   baseline: up to {args.baseline_max} videos (N x N kernel); evaluate: the stage's "
+          f"   baseline: {p['baseline']['landmarks']} Nystrom landmarks; evaluate: the stage's "
           f"score_split and summarise on train's outputs", flush=True)
     results = {}
     with tempfile.TemporaryDirectory(prefix="action2vec-scale-", dir=args.workdir) as work:
@@ -418,7 +524,8 @@ def main():
             shutil.rmtree(project)
             print(f"  {n} videos: disk peak {results[n]['disk_peak_mb']:.0f} MB; "
                   f"{results[n]['score']}", flush=True)
-            grown = growth(results)  # written after each size: a failure keeps those done
+            grown = growth(results, p["pca"]["max_fit_samples"], p["baseline"]["landmarks"])
+            # written after each size: a failure keeps those done
             Path(args.out).write_text(json.dumps({"settings": settings, "sizes": results,
                                                   "growth": grown, "targets": TARGETS}, indent=1))
     print("seconds and peak memory (MB, largest process) per stage and number of videos:")
@@ -427,6 +534,10 @@ def main():
           "(last): between the two largest) and extrapolation (log-log line through the "
           "measured points, beyond the largest at its last slope):")
     print(growth_table(grown))
+    print("peak memory (MB) at the targets: log-log (the table above) and linear (straight line "
+          "through the two largest sizes, what a part proportional to the videos reaches):")
+    print(memory_table(grown))
+    print("\n".join(notes(grown)))
     print(f"written to {args.out}")
 
 

@@ -5,7 +5,8 @@ import pytest
 from sklearn.decomposition import PCA
 
 from action2vec import Action2VecError
-from action2vec.pca import Projection, fit_pca, sample_rows, transform_shards
+from action2vec.pca import (Projection, draw_sample, fit_pca, mean_and_covariance, sample_rows,
+                            transform_shards)
 from action2vec.shards import ShardWriter, iter_videos, read_attrs
 
 from conftest import RunsCode, damage_shard
@@ -32,16 +33,111 @@ def test_pca_finds_the_structure_and_keeps_ids(tmp_path):
     assert read_attrs(next((tmp_path / "out").glob("*.h5")))["pca_dims"] == 3
 
 
-def test_fit_sample_is_bounded(tmp_path):
+def whole_sample(directory, max_samples, seed, videos=None, block=1000):
+    """The fit sample's rows, held whole, and the Sample."""
+    sample = draw_sample(directory, max_samples, seed, videos)
+    return np.concatenate(list(sample_rows(sample, block))), sample
+
+
+def every_clip(directory, videos=None):
+    """Every clip feature vector, read by iter_videos, in video id then clip order."""
+    return np.concatenate([features for video, _, features in iter_videos(directory)
+                           if videos is None or video in videos])
+
+
+def test_fit_sample_is_bounded_and_read_in_blocks(tmp_path):
     make_shards(tmp_path)
-    sample, total = sample_rows(tmp_path, 7, seed=0)
-    assert total == 60 and sample.shape == (7, 16)
+    sample = draw_sample(tmp_path, 7, seed=0)
+    assert sample.total == 60 and len(sample.positions) == 7
+    assert len(set(sample.positions)) == 7 and list(sample.positions) == sorted(sample.positions)
+    blocks = list(sample_rows(sample, block=3))
+    assert [b.shape for b in blocks] == [(3, 16), (3, 16), (1, 16)]
+    np.testing.assert_array_equal(np.concatenate(blocks), every_clip(tmp_path)[sample.positions])
+    assert len(draw_sample(tmp_path, 1000, seed=0).positions) == 60  # all of them, once each
+
+
+def test_fit_sample_is_the_same_for_the_same_seed(tmp_path):
+    make_shards(tmp_path)
+    first, again = (draw_sample(tmp_path, 20, seed=3).positions for _ in range(2))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, draw_sample(tmp_path, 20, seed=4).positions)
+
+
+def test_fit_sample_of_some_videos_is_drawn_from_their_clips_alone(tmp_path):
+    make_shards(tmp_path)
+    chosen = {"v2", "v5", "v11"}
+    rows, sample = whole_sample(tmp_path, 8, 0, videos=chosen)
+    assert sample.total == 15 and len(rows) == 8
+    assert [v.stop - v.start for v in sample.videos] == [5, 5, 5]
+    np.testing.assert_array_equal(rows, every_clip(tmp_path, chosen)[sample.positions])
 
 
 def test_too_few_vectors_for_the_dimension_is_a_clear_error(tmp_path):
     make_shards(tmp_path, n_videos=2, clips=3)
     with pytest.raises(Action2VecError, match="pca.dims: 10 components need at least 10 .* only 6"):
         fit_pca(tmp_path, dims=10, max_samples=1000, seed=0)
+    make_shards(tmp_path / "one", n_videos=1, clips=1)
+    with pytest.raises(Action2VecError, match="1 components need at least 2 .* only 1 to fit"):
+        fit_pca(tmp_path / "one", dims=1, max_samples=1000, seed=0)
+    make_shards(tmp_path / "wide", dim=16)
+    with pytest.raises(Action2VecError, match="pca.dims: 17 components exceed the 16 values of "
+                                              "each feature vector in .*wide; lower pca.dims"):
+        fit_pca(tmp_path / "wide", dims=17, max_samples=1000, seed=0)
+
+
+def spread_shards(directory, n_videos=40, clips=8, dim=24):
+    """Clips with well separated variances along ``dim`` orthogonal directions, centred far
+    from zero (as fc7 activations), so that each principal component is well defined."""
+    rng = np.random.default_rng(5)
+    basis = np.linalg.qr(rng.normal(size=(dim, dim)))[0]
+    spread = np.geomspace(10, 0.1, dim)
+    with ShardWriter(directory, {"layer": "fc7"}, 7) as writer:
+        for i in range(n_videos):
+            features = 20 + (rng.normal(size=(clips, dim)) * spread) @ basis.T
+            writer.add(f"v{i:03d}", "x", features.astype(np.float32))
+
+
+@pytest.mark.parametrize("max_samples", [250, 20])
+def test_the_fit_is_the_exact_pca_of_the_sample(tmp_path, max_samples):
+    """scikit-learn's exact PCA of the same rows, for a sample of more clips than values (the
+    covariance, in blocks) and of fewer (the rows' SVD)."""
+    spread_shards(tmp_path)
+    projection = fit_pca(tmp_path, 5, max_samples, seed=1, scale=False, block=64)
+    rows = whole_sample(tmp_path, max_samples, 1)[0].astype(np.float64)
+    exact = PCA(n_components=5, svd_solver="full").fit(rows)
+    assert projection.n_samples == len(rows) == exact.n_samples_ == max_samples
+    np.testing.assert_allclose(projection.mean, exact.mean_, rtol=1e-6)
+    np.testing.assert_allclose(projection.explained_variance, exact.explained_variance_,
+                               rtol=1e-5)
+    np.testing.assert_allclose(projection.explained_variance_ratio,
+                               exact.explained_variance_ratio_, rtol=1e-5)
+    total = rows.var(0, ddof=1).sum()  # the ratio's denominator: all the sample's variance
+    np.testing.assert_allclose(projection.explained_variance_ratio,
+                               projection.explained_variance / total, rtol=1e-5)
+    each = np.arange(5)
+    largest = np.abs(projection.components).argmax(1)
+    assert (projection.components[each, largest] > 0).all()  # the sign convention
+    reference = exact.components_  # the same convention, whatever scikit-learn's own
+    reference = reference * np.sign(reference[each, np.abs(reference).argmax(1)])[:, None]
+    np.testing.assert_allclose(projection.components, reference, atol=1e-5)
+
+
+def test_the_block_size_changes_the_fit_by_rounding_alone(tmp_path):
+    spread_shards(tmp_path)
+    first, *others = (fit_pca(tmp_path, 5, 250, seed=1, block=b) for b in (1, 7, 64, 10_000))
+    for other in others:
+        for name in ("components", "mean", "explained_variance", "explained_variance_ratio"):
+            np.testing.assert_allclose(getattr(other, name), getattr(first, name), rtol=1e-6,
+                                       atol=1e-6)
+        assert other.scale == pytest.approx(first.scale, rel=1e-6)
+
+
+def test_mean_and_covariance_match_numpys_far_from_zero():
+    rng = np.random.default_rng(2)
+    rows = 1e5 + rng.normal(size=(500, 6)) @ rng.normal(size=(6, 6))
+    mean, cov = mean_and_covariance(np.array_split(rows, [1, 40, 41, 300]))  # uneven blocks
+    np.testing.assert_allclose(mean, rows.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(cov, np.cov(rows, rowvar=False), rtol=1e-9, atol=1e-9)
 
 
 def same_videos(directory, order, per_shard, dim=16):
@@ -59,7 +155,7 @@ def test_pca_output_does_not_depend_on_how_the_shards_split_the_videos(tmp_path)
     one, two = tmp_path / "one", tmp_path / "two"
     same_videos(one, range(12), per_shard=12)  # one clean run
     same_videos(two, [0, 1, 3, 4, 5, 6, 8, 9, 2, 10, 11, 7], per_shard=5)  # repairs, additions
-    assert sample_rows(one, 20, 0)[0].tobytes() == sample_rows(two, 20, 0)[0].tobytes()
+    assert whole_sample(one, 20, 0)[0].tobytes() == whole_sample(two, 20, 0)[0].tobytes()
     for directory in (one, two):
         projection = fit_pca(directory, dims=3, max_samples=20, seed=0)
         transform_shards(directory, directory / "pca", projection, max_videos=5)
@@ -79,7 +175,7 @@ def test_a_damaged_chunk_met_by_the_fit_sample_is_an_error_naming_the_shard(tmp_
     damage_shard(tmp_path / "shard-00001.h5", "zeroed")
     with pytest.raises(Action2VecError, match=r"shard-00001.h5: damaged shard \(.*\); run `dvc "
                                               r"repro` to redo it"):
-        sample_rows(tmp_path, 1000, 0)
+        list(sample_rows(draw_sample(tmp_path, 1000, 0)))
 
 
 def test_projection_is_stored_as_arrays_and_loads_the_same(tmp_path):
@@ -94,8 +190,7 @@ def test_projection_is_stored_as_arrays_and_loads_the_same(tmp_path):
     x = np.random.default_rng(1).normal(size=(4, 16)).astype(np.float32)
     out = loaded.transform(x)
     assert out.dtype == np.float32 and np.array_equal(out, projection.transform(x))
-    fitted = PCA(n_components=3, svd_solver="randomized", random_state=0).fit(
-        sample_rows(tmp_path / "in", 1000, 0)[0])
+    fitted = PCA(n_components=3, svd_solver="full").fit(whole_sample(tmp_path / "in", 1000, 0)[0])
     np.testing.assert_allclose(out, fitted.transform(x) * projection.scale, rtol=1e-4,
                                atol=1e-4)
     projection.save(tmp_path / "again.npz")  # the same arrays give the same bytes
