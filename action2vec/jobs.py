@@ -2,14 +2,17 @@
 the full model on every class), run in parallel processes, each on one thread, so that every
 job gives the same bytes however many run at once.
 
-A job streams its split's sequences from a scratch sequence file projected by the split's own
-PCA (bounded memory), or holds them in memory (``train.store: memory``); both give the same
-bytes. A finished job is kept under its key (everything that decides its result: settings,
-split, data and the code a training runs, see code_digest) in ``.resume/train/done/``, so that
-the next run of the stage reuses it when only other jobs' settings or other code changed (a
-variant added, lambda changed for variants without cross-entropy, the command line edited).
+A job streams its split's sequences from a scratch file of every video projected by the split's
+own PCA, ragged (each video's clips alone, padded as they are read: a fraction of the padded
+sequences' size), so that memory stays flat whatever the number of videos; or it holds them in
+memory (``train.store: memory``). Both give the same bytes. A finished job is kept under its
+key (everything that decides its result: settings, split, data and the code a training runs,
+see code_digest) in ``.resume/train/done/``, so that the next run of the stage reuses it when
+only other jobs' settings or other code changed (a variant added, lambda changed for variants
+without cross-entropy, the command line edited).
 """
 
+import ctypes
 import fcntl
 import hashlib
 import json
@@ -30,8 +33,8 @@ from action2vec.files import file_sha256
 from action2vec.imports import import_closure, resources_read
 from action2vec.labels import read_classes
 from action2vec.model import save_model
-from action2vec.paths import (CLASSES, FEATURES, PCA_MODEL, SEQUENCE_SCRATCH, SEQUENCES,
-                              TRAIN_DONE, TRAIN_RESUME, run_dir, split_file)
+from action2vec.paths import (CLASSES, FEATURES, PCA_MODEL, PCA_SHARDS, SEQUENCE_SCRATCH,
+                              SEQUENCES, TRAIN_DONE, TRAIN_RESUME, run_dir, split_file)
 from action2vec.pca import Projection
 from action2vec.progress import bar as progress_bar
 from action2vec.sequences import (OnDisk, as_rows, project_sequences, read_index,
@@ -115,8 +118,10 @@ def with_keys(jobs, inputs):
         data = [inputs, projections[job.projection], job.dtype]
         job.key = digest(job.config, job.variant, job.ratio, job.k, job.split, data, code)[:24]
         # the code that writes the scratch file is part of its name: an interrupted run's file
-        # is used again only by the code that wrote it
-        job.scratch = SEQUENCE_SCRATCH / f"{digest(data, code)[:16]}-{job.dtype}.h5"
+        # is used again only by the code that wrote it; so is where its values come from (with
+        # pca.fit_on: all a split's projection is the full model's, projected again)
+        name = digest(data, code, from_pca_shards(job))[:16]
+        job.scratch = SEQUENCE_SCRATCH / f"{name}-{job.dtype}.h5"
     return jobs
 
 
@@ -133,16 +138,46 @@ def locked(path):
 
 
 def sequences_of(job, index):
-    """The job's padded sequences: a Rows source streamed from disk, or an array in memory."""
-    projection = Projection.load(job.projection)
+    """The job's padded sequences: a Rows source streamed from its projection's ragged scratch
+    file, or an array in memory."""
+    directory, projection = projected(job)
     if job.store == "memory":
-        return project_sequences(FEATURES, index, projection, job.dtype)["sequences"]
-    if Path(job.projection) == PCA_MODEL and index.dtype == job.dtype:
-        return OnDisk(SEQUENCES)  # the sequence stage's file is this projection already
+        return project_sequences(directory, index, projection, job.dtype)["sequences"]
     with locked(job.scratch):  # the first job of a projection writes it, the others wait
         if not job.scratch.exists():
-            write_projected(job.scratch, FEATURES, index, projection, job.dtype)
+            write_projected(job.scratch, directory, index, projection, job.dtype)
     return OnDisk(job.scratch)
+
+
+def projected(job):
+    """(shards, projection) that give the job's videos (sequences.iter_projected): a split's
+    features projected by its own PCA; for the full model, the pca stage's shards as they are,
+    the values the sequence file pads (projecting again can differ in the last bits). The full
+    model too reads a scratch file rather than the sequence file: that file's chunk per video
+    made memory grow with the number of videos read."""
+    if from_pca_shards(job):
+        return PCA_SHARDS, None
+    return FEATURES, Projection.load(job.projection)
+
+
+def from_pca_shards(job):
+    """Whether the job's videos are the pca stage's shards as they are (the full model's)."""
+    return Path(job.projection) == PCA_MODEL
+
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+
+
+def map_large_blocks(threshold=1 << 20):
+    """Have the C library's allocator (glibc's) give every block of ``threshold`` bytes or more
+    a mapping of its own, returned to the system when freed. Left to itself, glibc raises that
+    threshold to the largest block freed so far (a batch of padded sequences: tens of MB) and
+    serves the blocks below it from its heap, which fragments: a training's peak memory then
+    grew with its number of batches, hence of videos. Nothing happens with another C library."""
+    try:
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, threshold)
+    except (OSError, AttributeError):
+        pass
 
 
 def run_job(job, resume_dir=TRAIN_RESUME, on_epoch=None):
@@ -151,7 +186,9 @@ def run_job(job, resume_dir=TRAIN_RESUME, on_epoch=None):
     validation, embedding its test videos. The same in a worker process and in the parent,
     so that a job gives the same bytes however many run at once and parallel workers do not
     run more threads than cores (the training also runs one torch thread on a CPU:
-    training.one_cpu_thread)."""
+    training.one_cpu_thread). Large blocks of memory are mapped (map_large_blocks), so that
+    the job's memory does not grow with its number of videos."""
+    map_large_blocks()
     with threadpool_limits(1, user_api="blas"):
         return train_and_write(job, resume_dir, on_epoch)
 
@@ -171,18 +208,25 @@ def train_and_write(job, resume_dir, on_epoch):
     job.out.mkdir(parents=True, exist_ok=True)
     save_model(split_file(job.out, job.k, ".pt"), model,
                {"variant": job.variant, "split": job.split, "steps": index.steps})
-    roles = split_roles(job.split, list(zip(index.video_id, index.label)))
-    test = np.flatnonzero([video in roles for video in index.video_id])
-    ids = np.array(index.video_id)[test]
+    test, ids, labels, roles = test_videos(job.split, index)
     embedded = embed(model, as_rows(data["sequences"], index.lengths).subset(test), None,
                      device=config.device)
-    np.savez(split_file(job.out, job.k, ".npz"), video_id=ids,
-             label=np.array(index.label)[test], role=np.array([roles[v] for v in ids]),
+    np.savez(split_file(job.out, job.k, ".npz"), video_id=ids, label=labels, role=roles,
              embedding=embedded)
     split_file(job.out, job.k, ".json").write_text(json.dumps(history, indent=1))
     if resume.exists():
         resume.unlink()
     return job.name
+
+
+def test_videos(split, index):
+    """(rows, video ids, labels, roles) as arrays of the videos of ``index`` that ``split`` does
+    not train on (splits.split_roles), in index order; the strings as wide as the index's
+    longest."""
+    roles = split_roles(split, list(zip(index.video_id, index.label)))
+    rows = np.flatnonzero([video in roles for video in index.video_id])
+    ids = np.array(index.video_id)[rows]
+    return rows, ids, np.array(index.label)[rows], np.array([roles[v] for v in ids])
 
 
 def done_dir(job):

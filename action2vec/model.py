@@ -113,7 +113,7 @@ class HRNN(nn.Module):
     def hierarchy(self, x, lengths):
         """lstm1 over sub-sequences, then lstm2 over their summaries: (B, lstm2)."""
         batch, steps, dim = x.shape
-        chunk = self.config.chunk
+        chunk = min(self.config.chunk, steps)  # a batch shorter than a sub-sequence is one
         n_chunks = -(-steps // chunk)
         x = F.pad(x, (0, 0, 0, n_chunks * chunk - steps))  # pad the tail to whole chunks
         mask = torch.arange(n_chunks * chunk, device=x.device)[None] < lengths[:, None]

@@ -6,8 +6,9 @@ zsl.variants/ratios.
 Each training is a job (action2vec/jobs.py): up to ``train.workers`` run at once, each in its
 own process on one thread, and give the same bytes as when run one after another. Each
 split's videos are projected by the split's own PCA (data/pca/RATIO/split-k.npz), fitted on
-its training videos alone, and streamed from a scratch file in batches (``train.store: disk``)
-or held in memory.
+its training videos alone (the full model's are the pca stage's shards, the values of the
+sequence file), and streamed in batches from a ragged scratch file (each video's clips alone,
+padded as they are read; ``train.store: disk``) or held in memory.
 
 Writes, per variant, ratio and split k, data/train/VARIANT/RATIO/split-k.pt (loadable with
 action2vec.model.load_model: the epoch chosen on the validation classes), split-k.npz
@@ -40,7 +41,7 @@ from action2vec.labels import read_classes
 from action2vec.limits import training_disk_bytes, training_workers, usable_cores
 from action2vec.paths import (ALL_CLASSES, CLASSES, SEQUENCES, SPLITS, TRAIN, loss_plot,
                               projection_file, split_file)
-from action2vec.sequences import read_index
+from action2vec.sequences import ragged_bytes, read_lengths
 from action2vec.stage import run
 from action2vec.training import TrainConfig
 from action2vec.splits import read_splits
@@ -84,9 +85,10 @@ def main():
              len(jobs), len(jobs) - len(todo), len(todo), workers)
     scratch = len({job.scratch for job in todo}) if cfg["store"] == "disk" else 0
     classes = read_classes(CLASSES)
+    lengths, _, dim = read_lengths(SEQUENCES)
     check_free_space(TRAIN.parent, training_disk_bytes(
-        cfg, read_index(SEQUENCES).dim, classes.dim, len(classes.names), len(todo),
-        min(workers, scratch), SEQUENCES.stat().st_size),
+        cfg, dim, classes.dim, len(classes.names), len(todo), min(workers, scratch),
+        ragged_bytes(lengths, dim, p["sequence"]["dtype"])),
         f"{len(todo)} trainings' models and resume states, and their scratch sequences")
     run_all(todo, workers, cfg["epochs"])
     finish()

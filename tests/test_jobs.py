@@ -190,3 +190,100 @@ def test_a_serial_job_runs_one_blas_thread_and_gives_them_back(trained, tmp_path
     assert all(during == {1} for _, during in seen)
     assert blas_threads() == threads
     assert outputs(root) == before
+
+
+def doubled_pca_shards(root):
+    """The pca stage's shards of ``root`` with every feature doubled, and the sequence file
+    made again from them: the shards now differ from the features projected again."""
+    from action2vec.paths import PCA_SHARDS
+    from action2vec.shards import read_content, shard_paths, write_shard
+
+    for path in shard_paths(root / PCA_SHARDS):
+        content = read_content(path)
+        write_shard(path, content.ids, content.labels, [2 * a for a in content.arrays],
+                    content.attrs, content.files)
+    run_stage_ok(root, "sequence")
+
+
+def test_the_full_model_reads_the_sequence_files_values_and_a_split_its_own_projection(
+        trained, tmp_path, monkeypatch):
+    """In memory and streamed from its ragged scratch file, the full model's sequences are the
+    sequence file's (the pca stage's shards, padded), not the features projected again; a
+    split's are its features projected by its own PCA, even when that is the full model's
+    (``pca.fit_on: all``): their scratch files are two."""
+    import numpy as np
+
+    from action2vec.jobs import Job, sequences_of, with_keys
+    from action2vec.paths import FEATURES, PCA_MODEL, SEQUENCES
+    from action2vec.pca import Projection
+    from action2vec.sequences import as_rows, project_sequences, read_index, read_sequences
+
+    root = copy(trained[1], tmp_path)
+    doubled_pca_shards(root)
+    monkeypatch.chdir(root)
+    shutil.copyfile(PCA_MODEL, projection_file("50_50", 1))  # as pca.fit_on: all does
+    index = read_index(SEQUENCES)
+    rows = np.arange(len(index.lengths))
+    stored = read_sequences(SEQUENCES)["sequences"]
+    projected = project_sequences(FEATURES, index, Projection.load(PCA_MODEL))["sequences"]
+    assert projected.tobytes() != stored.tobytes()
+    for store in ("memory", "disk"):
+        full, split = with_keys([
+            Job("action2vec", "all", 0, {}, {}, str(PCA_MODEL), store, "float32"),
+            Job("action2vec", "50_50", 1, {}, {}, str(projection_file("50_50", 1)), store,
+                "float32")], ["inputs"])
+        for job, expected in ((full, stored), (split, projected)):
+            read = as_rows(sequences_of(job, index), index.lengths).read(rows)
+            assert read.tobytes() == expected.tobytes(), (store, job.ratio)
+    assert len(list((root / SEQUENCE_SCRATCH).glob("*.h5"))) == 2  # ragged, one per projection
+
+
+def test_the_test_videos_strings_are_as_wide_as_the_index_s_longest():
+    """A split's saved ids and labels keep the width of the index's longest (the .npz bytes
+    do not depend on which videos are tested); roles are those of splits.split_roles."""
+    import numpy as np
+
+    from action2vec.jobs import test_videos
+    from action2vec.sequences import Index
+
+    index = Index(["a/1", "b/22", "c/333", "a/4"], ["a", "bb", "ccc", "a"],
+                  np.array([1, 2, 3, 1]), 4, 2)
+    split = {"seen": ["ccc", "a"], "unseen": ["bb"], "validation": [], "held_out": ["a/4"]}
+    rows, ids, labels, roles = test_videos(split, index)
+    assert rows.tolist() == [1, 3]
+    assert ids.tolist() == ["b/22", "a/4"] and ids.dtype == np.dtype("<U5")
+    assert labels.tolist() == ["bb", "a"] and labels.dtype == np.dtype("<U3")
+    assert roles.tolist() == ["unseen", "held_out"]
+
+
+MAPPED = '''
+import ctypes, sys
+from action2vec.jobs import map_large_blocks
+
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks",
+                "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[1] == "mapped":
+    map_large_blocks()
+libc.free(libc.malloc(16 << 20))  # a large block freed, as a batch's sequences are
+before = libc.mallinfo2().hblks
+block = libc.malloc(4 << 20)
+print(libc.mallinfo2().hblks - before)
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_large_blocks_stay_mapped_after_a_larger_one_was_freed():
+    """With map_large_blocks, a 4 MB block still gets a mapping of its own (returned to the
+    system when freed) after a 16 MB block was freed; left to itself, glibc then serves it
+    from its heap."""
+    counts = {mode: subprocess.run([sys.executable, "-c", MAPPED, mode], capture_output=True,
+                                   text=True, check=True).stdout.strip()
+              for mode in ("mapped", "default")}
+    assert counts == {"mapped": "1", "default": "0"}

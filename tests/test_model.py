@@ -46,6 +46,22 @@ def test_padding_does_not_change_the_embedding(attention):
     assert torch.allclose(model.embed(x, lengths)[0], model.embed(changed, lengths)[0], atol=1e-6)
 
 
+@pytest.mark.parametrize("attention", [16, 0])
+def test_a_batch_shorter_than_a_sub_sequence_runs_lstm1_on_its_steps_alone(attention):
+    model = small(attention)  # chunks of 3
+    x, lengths = padded_batch([2, 1], steps=2)
+    steps = []
+    model.lstm1.register_forward_hook(lambda module, args, out: steps.append(args[0].shape[1]))
+    embedding = model.embed(x, lengths)
+    assert steps == [2]  # not padded to the chunk's 3
+    # by hand: lstm1 over the whole chunk, zero-padded, then lstm2 over its one summary
+    padded = torch.cat([x, torch.zeros(2, 1, 12)], dim=1)
+    mask = torch.arange(3)[None] < lengths[:, None]
+    summary = model.lstm1(padded, mask)
+    by_hand = model.fc(model.lstm2(summary[:, None], torch.ones(2, 1, dtype=torch.bool)))
+    assert torch.allclose(embedding, by_hand, atol=1e-6)
+
+
 @pytest.mark.parametrize("kind", ["stacked", "single"])
 def test_ablation_kinds_embed_padded_sequences(kind):
     model = small(0, kind=kind)

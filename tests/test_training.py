@@ -12,9 +12,9 @@ import torch
 from action2vec import Action2VecError
 from action2vec.model import HRNN, HRNNConfig
 from action2vec.sequences import as_rows
-from action2vec.training import (TrainConfig, embed, fit_split, lambda_at, load_state,
-                                 one_cpu_thread, restore, resume_state, save_state, start_run,
-                                 train, train_epoch)
+from action2vec.training import (TrainConfig, batches, embed, fit_split, lambda_at,
+                                 load_state, one_cpu_thread, restore, resume_state, save_state,
+                                 start_run, train, train_epoch)
 from action2vec.scoring import top_k_accuracy
 
 from conftest import RunsCode
@@ -291,6 +291,40 @@ def test_the_model_is_the_epoch_chosen_on_the_validation_classes():
     own = top_k_accuracy(embed(model, data["sequences"][rows], data["lengths"][rows]), targets,
                          np.array([vectors[c] for c in split["validation"]]), 1)
     assert own == max(scores)
+
+
+def test_a_resume_state_keeps_the_validation_hits_of_its_last_epoch_alone(tmp_path):
+    """During training only the latest epoch keeps its validation hits (one per validation
+    video), as the final history does: earlier epochs' are not held, nor saved."""
+    data, vectors, split = validation_split()
+    state = tmp_path / "resume.pt"
+    _, history = fit_split(data, vectors, split, toy_config(3), resume=state, progress=False)
+    saved = torch.load(state, weights_only=True)["history"]
+    assert ["validation_hits" in row for row in saved] == [False, False, True]
+    assert ["validation_hits" in row for row in history] == [False, False, True]
+    assert len(saved[-1]["validation_hits"]) == np.isin(data["label"], split["validation"]).sum()
+
+
+def test_an_epoch_takes_its_batches_one_at_a_time_from_one_permutation():
+    """Batches of 4 from a permutation of 10 rows, computed here by hand: every row once;
+    under torchrun each rank takes every other row of a batch, and both ranks take the first
+    row of a batch smaller than the number of ranks."""
+    order = torch.tensor([7, 2, 9, 0, 4, 1, 8, 3, 6, 5])
+    assert [b.tolist() for b in batches(order, 4)] == [[7, 2, 9, 0], [4, 1, 8, 3], [6, 5]]
+    assert [b.tolist() for b in batches(order, 4, 1, 2)] == [[2, 0], [1, 3], [5]]
+    assert [b.tolist() for b in batches(order[:9], 4, 1, 2)] == [[2, 0], [1, 3], [6]]
+    assert not isinstance(batches(order, 4), list)  # a generator: no list of every batch
+
+
+def test_embeddings_are_in_row_order_whatever_the_batch():
+    sequences, lengths, _, _ = toy_problem()
+    model = toy_model(dropout=0.0)
+    whole = embed(model, sequences, lengths, batch_size=len(sequences))
+    with torch.no_grad():
+        own = model.embed(torch.as_tensor(sequences), torch.as_tensor(lengths)).numpy()
+    assert whole.tobytes() == own.tobytes()
+    np.testing.assert_allclose(embed(model, sequences, lengths, batch_size=5), own, atol=1e-6)
+    assert embed(model, sequences[:0], lengths[:0]).shape == (0, 5)
 
 
 @pytest.mark.parametrize("patience", [1, 3])
