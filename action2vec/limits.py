@@ -52,7 +52,8 @@ def training_bytes(t, input_dim, steps, embed_dim=MAX_EMBED_DIM, n_classes=MAX_C
 def training_disk_bytes(t, input_dim, embed_dim, n_classes, jobs, scratch_files,
                         sequences_bytes):
     """What trainings write: each job's model file and its resume state (weights and Adam's two
-    moments), and the scratch sequence files alive at once (each the size of the sequences)."""
+    moments), and the scratch sequence files alive at once (each ``sequences_bytes``: the
+    ragged size of the videos it holds, ``sequences.ragged_bytes``)."""
     weights = hrnn_parameters(input_dim, embed_dim, n_classes, "hrnn", t["lstm1"], t["lstm2"],
                               t["attention"])
     return jobs * 4 * FLOAT * weights + scratch_files * sequences_bytes

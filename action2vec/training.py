@@ -5,6 +5,7 @@ the validation and choice of epoch (``validate``, ``choose_epoch``), and the sta
 and resumes from (``Run``, ``resume_state``, ``restore``, ``save_state``, ``load_state``)."""
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,12 @@ from action2vec.protocol import VARIANTS
 from action2vec.scoring import rank_classes
 
 log = logging.getLogger(__name__)
+
+# The resume state (weights, Adam's moments, the best epoch's weights: 130 MB at the default
+# network) is written after an epoch once this many seconds have passed since the last write,
+# and after the last epoch. An interruption then loses at most this long plus one epoch, and
+# epochs of a second or two do not spend a third of their time writing it.
+SAVE_EVERY_S = 30.0
 
 
 @dataclass
@@ -145,8 +152,9 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
     (sequences, lengths, targets, class vectors of validation classes), each epoch's zero-shot
     top-1 on them is recorded, and the model ends with the weights of the best epoch (the
     first, on ties), marked ``chosen`` in the history. With ``resume`` (a
-    path), the full training state is saved there after every epoch and, if the file exists,
-    training continues from it; a resumed run ends exactly as an uninterrupted one.
+    path), the full training state is saved there after an epoch every ``SAVE_EVERY_S`` seconds
+    and after the last and, if the file exists, training continues from it; a resumed run ends
+    exactly as an uninterrupted one.
 
     Under torchrun the model is wrapped in DistributedDataParallel: every batch is split
     between the processes (so the ranking loss's contrastive videos come from each process's
@@ -164,7 +172,7 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
         if state:
             restore(state, model, run)
             log.info("resuming training after epoch %d from %s", len(run.history), resume)
-        first = len(run.history)
+        first, saved = len(run.history), time.monotonic()
         bar = progress_bar(range(first, config.epochs), desc="train", unit="epoch",
                            disable=not progress, initial=first, total=config.epochs)
         for epoch in bar:
@@ -180,8 +188,10 @@ def train(model, sequences, lengths, targets, class_vectors, config, resume=None
             bar.set_postfix(loss=f"{row['loss']:.4f}")
             if on_epoch is not None:
                 on_epoch()
-            if resume and distributed.rank_and_size()[0] == 0:
+            due = epoch + 1 == config.epochs or time.monotonic() - saved >= SAVE_EVERY_S
+            if resume and due and distributed.rank_and_size()[0] == 0:
                 save_state(resume, resume_state(model, run))
+                saved = time.monotonic()
         choose_epoch(model, run.history, run.best)
         model.eval()
         return run.history

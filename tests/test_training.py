@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from action2vec import Action2VecError
+from action2vec import Action2VecError, training
 from action2vec.model import HRNN, HRNNConfig
 from action2vec.sequences import as_rows
 from action2vec.training import (TrainConfig, batches, embed, fit_split, lambda_at,
@@ -91,6 +91,19 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path, caplog):
     for a, b in zip(whole_model.parameters(), resumed_model.parameters()):
         assert torch.equal(a, b)
     assert torch.load(state, weights_only=True)["history"] == whole  # plain data only
+
+
+@pytest.mark.parametrize("every, written", [(0.0, [1, 2, 3, 4]), (1e9, [4])])
+def test_the_resume_state_is_written_every_so_many_seconds_and_after_the_last_epoch(
+        tmp_path, monkeypatch, every, written):
+    saves = []
+    save = training.save_state
+    monkeypatch.setattr(training, "SAVE_EVERY_S", every)
+    monkeypatch.setattr(training, "save_state",
+                        lambda path, state: (saves.append(len(state["history"])), save(path, state)))
+    _, history = run_toy(4, resume=tmp_path / "resume.pt")
+    assert saves == written  # epochs done at each write
+    assert torch.load(tmp_path / "resume.pt", weights_only=True)["history"] == history
 
 
 def toy_epochs(model, run, config, n):
