@@ -2,7 +2,7 @@
 # `make test`: install and run the tests (the whole suite: what CI runs).
 # `make test-quick`: the tests without the pipeline run and the processes, while editing.
 # `make bench`: speed, memory and scale figures; SCALE_ARGS passes options to bench/scale.py
-# (e.g. SCALE_ARGS="--sizes 1000,10000 --workdir /big/disk").
+# (e.g. SCALE_ARGS="--sizes 4000,10000,50000 --workdir /big/disk").
 VENV ?= .venv
 SCALE_ARGS ?=
 PYTHON ?= python3

@@ -2,7 +2,8 @@
 videos, on synthetic feature shards (no video), and what that predicts for UCF101 and
 Kinetics-400 on this machine. Prints two tables and writes bench/scale.json.
 
-For each size (``--sizes``, default 1000 and 10000 videos; see "Time" below for 50000) a
+For each size (``--sizes``, default 4000 and 10000 videos: both past ``baseline.landmarks``
+training videos, see "baseline" below; see "Time" below for 50000) a
 temporary project is built (under ``--workdir``; deleted before the next size): real HDF5
 feature shards written with
 ShardWriter (the extract stage's attributes), classes.json, leakage.json, params.yaml and
@@ -15,9 +16,10 @@ splits -> pca -> sequence -> train -> baseline -> evaluate, each command as dvc.
   drawn from a gamma distribution of mean 12 (about 4 s at stride 8, HMDB51-like; UCF101's mean
   is about 26, Kinetics' 36), and sequences stored in float16 (``sequence.dtype``). At 50k
   videos that is 2.5 GB of raw shards, 1.2 GB of PCA-projected shards, 2.6 GB of padded
-  52 x 500 sequences and 2.6 GB of the train stage's scratch file of one split's projection:
-  8.5 GB at the peak (measured); float32 sequences would make it 13.7 GB, 4096-d features
-  7 GB more.
+  52 x 500 sequences and the train stage's ragged scratch files (real clips only, not padded:
+  0.6 GB each, one for the split and one for the full model). With the padded scratch file of
+  earlier versions (2.6 GB) the peak was 8.5 GB; float32 sequences add 2.6 GB, 4096-d features
+  7 GB.
 - Settings (params.yaml with these changes): pca.dims 500, sequence.steps 52, one 80_20 split of
   one variant (action2vec), ONE epoch of a SMALL network (lstm1 64, lstm2 32, attention 16), so
   that one epoch at 50k videos takes minutes, not hours. The times are those of this network;
@@ -52,9 +54,9 @@ the figure extrapolated (both lines) to the videos whose clips reach the cap, at
 size's clips per video ("computed at the cap"; the log-log line continued is kept as
 ``peak_mb_uncapped``). The output and scale.json say which.
 
-Time: on 2 shared CPU cores, 1000 and 10000 videos take 4 to 11 minutes (with the machine's
+Time: on 2 shared CPU cores, 1000 and 10000 videos took 4 to 11 minutes (with the machine's
 load); 50000 videos took 31 to 43 minutes more (train 20 to 29 min, pca 9 to 12), hence the
-default. Pass ``--sizes 1000,10000,50000`` (``make bench SCALE_ARGS=...``) for the larger run.
+default. Pass ``--sizes 4000,10000,50000`` (``make bench SCALE_ARGS=...``) for the larger run.
 """
 
 import argparse
@@ -482,7 +484,7 @@ def notes(grown):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000",
+    parser.add_argument("--sizes", default="4000,10000",
                         help="numbers of videos, comma-separated")
     parser.add_argument("--out", default=str(ROOT / "bench" / "scale.json"))
     parser.add_argument("--workdir", default=None,
