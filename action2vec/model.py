@@ -48,8 +48,9 @@ class Attention(nn.Module):
         self.w = nn.Linear(attn_dim, 1, bias=False)
 
     def forward(self, x, keys, h, mask):
-        """x (N, n, D), keys = W_a x (N, n, A), h (N, H), mask (N, n) -> context (N, D)."""
-        scores = self.w(torch.tanh(keys + self.U_a(h)[:, None])).squeeze(-1)
+        """x (N, n, D), keys = W_a x (N, n, A), h (N, H) or None for the zero state (U_a h
+        is then 0), mask (N, n) -> context (N, D)."""
+        scores = self.w(torch.tanh(keys if h is None else keys + self.U_a(h)[:, None])).squeeze(-1)
         scores = scores.masked_fill(~mask, float("-inf"))
         alpha = torch.softmax(scores, dim=1).nan_to_num(0.0)  # an all-padding row attends nothing
         return torch.bmm(alpha[:, None], x).squeeze(1)
@@ -68,17 +69,28 @@ class AttentiveLSTM(nn.Module):
     def forward(self, x, mask, every_step=False):
         """Last state (N, H), or with ``every_step`` the states of all steps (N, steps, H)."""
         n, steps, _ = x.shape
-        h = x.new_zeros(n, self.cell.hidden_size)
-        c = x.new_zeros(n, self.cell.hidden_size)
         keys = self.attention.W_a(x) if self.attention else None
-        states = []
+        states, h, c = [], None, None  # None: the zero state before the first step
         for t in range(steps):
             step = self.attention(x, keys, h, mask) if self.attention else x[:, t]
-            h_new, c_new = self.cell(step, (h, c))
+            h_new, c_new = self.cell(step, (h, c)) if t else self.first_step(step)
             valid = mask[:, t, None]
-            h, c = torch.where(valid, h_new, h), torch.where(valid, c_new, c)
+            if t:
+                h, c = torch.where(valid, h_new, h), torch.where(valid, c_new, c)
+            else:
+                h, c = torch.where(valid, h_new, 0.0), torch.where(valid, c_new, 0.0)
             states.append(h)
         return torch.stack(states, 1) if every_step else h
+
+    def first_step(self, step):
+        """The cell from the zero state (h, c): the same numbers as ``self.cell(step, zeros)``
+        without its W_hh h and f * c, which are zeros. On short sequences that is most of the
+        work: the rendered videos' 2 clips are 2 steps of lstm1 and 1 of lstm2."""
+        cell = self.cell
+        gates = F.linear(step, cell.weight_ih, cell.bias_ih) + cell.bias_hh
+        i, _, g, o = gates.chunk(4, 1)
+        c = torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
 
 
 class HRNN(nn.Module):

@@ -129,6 +129,45 @@ def test_attentive_lstm_attends_with_the_previous_state_and_skips_padding():
         np.testing.assert_allclose(states[:, t], h, atol=1e-5)
 
 
+def states_from_zeros_by_the_cell(lstm, x, mask):
+    """Every step's state of ``lstm`` computed as its docstring says, with torch's own LSTM cell
+    and attention run from a zero state at the first step too."""
+    h = c = x.new_zeros(x.shape[0], lstm.cell.hidden_size)
+    keys = lstm.attention.W_a(x) if lstm.attention else None
+    states = []
+    for t in range(x.shape[1]):
+        step = lstm.attention(x, keys, h, mask) if lstm.attention else x[:, t]
+        h_new, c_new = lstm.cell(step, (h, c))
+        h, c = torch.where(mask[:, t, None], h_new, h), torch.where(mask[:, t, None], c_new, c)
+        states.append(h)
+    return torch.stack(states, 1)
+
+
+@pytest.mark.parametrize("attention", [4, 0])
+def test_the_first_step_from_the_zero_state_gives_the_cells_own_numbers(attention):
+    """The first step skips W_hh h, U_a h and f * c (all zero): the states and every gradient
+    are the very bits of the cell run from zeros."""
+    torch.manual_seed(0)
+    lstm = AttentiveLSTM(6, 5, attention)
+    x = torch.randn(3, 4, 6)
+    mask = torch.tensor([[True] * 4, [True, True, False, False], [True, False, False, False]])
+    weights = torch.randn(3, 4, 5)
+    grads = []
+    for forward in (lambda: lstm(x, mask, every_step=True),
+                    lambda: states_from_zeros_by_the_cell(lstm, x, mask)):
+        lstm.zero_grad()
+        states = forward()
+        (states * weights).sum().backward()
+        grads.append((states.detach(), {n: p.grad.clone() if p.grad is not None
+                                         else torch.zeros_like(p)
+                                         for n, p in lstm.named_parameters()}))
+    (ours, ours_grads), (cells, cells_grads) = grads
+    assert torch.equal(ours, cells)
+    for name, grad in cells_grads.items():
+        assert torch.equal(ours_grads[name], grad), name
+    assert cells_grads["cell.weight_hh"].abs().sum() > 0  # steps after the first use W_hh
+
+
 def lstm1_outputs(model, x, lengths):
     """LSTM 1's outputs, one row per sub-sequence, read with a hook during ``model.embed``
     (a batch of one video)."""
