@@ -24,6 +24,11 @@ from action2vec.splits import all_splits, training_videos
 
 log = logging.getLogger("pca")
 
+# Videos per projected shard. The shard being written is held in memory, and copied once to be
+# written: at Kinetics' 36 clips a video of 500 dims, 1024 videos are 74 MB (an earlier 10,000
+# were 0.7 GB, twice, beside the fit).
+SHARD_VIDEOS = 1024
+
 
 def main():
     p = params.load("pca")
@@ -35,7 +40,7 @@ def main():
 
     everything = fit()
     shutil.rmtree(PCA, ignore_errors=True)
-    transform_shards(FEATURES, PCA_SHARDS, everything, max_videos=10_000)
+    transform_shards(FEATURES, PCA_SHARDS, everything, max_videos=SHARD_VIDEOS)
     everything.save(PCA_MODEL)
     videos = [(v, where.label) for v, where in video_index(FEATURES).items()]
     splits = all_splits(SPLITS)
