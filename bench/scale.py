@@ -54,9 +54,10 @@ the figure extrapolated (both lines) to the videos whose clips reach the cap, at
 size's clips per video ("computed at the cap"; the log-log line continued is kept as
 ``peak_mb_uncapped``). The output and scale.json say which.
 
-Time: on 2 shared CPU cores, 1000 and 10000 videos took 4 to 11 minutes (with the machine's
-load); 50000 videos took 31 to 43 minutes more (train 20 to 29 min, pca 9 to 12), hence the
-default. Pass ``--sizes 4000,10000,50000`` (``make bench SCALE_ARGS=...``) for the larger run.
+Time: on 2 CPU cores (Intel Xeon, alone), 4000 and 10000 videos took about 5 minutes and 50000
+videos 10 minutes more (train 2.9 min, pca 2.6; earlier versions took 31 to 43 minutes there),
+hence the default. Pass ``--sizes 4000,10000,50000`` (``make bench SCALE_ARGS=...``) for the
+larger run.
 """
 
 import argparse
