@@ -75,10 +75,8 @@ class AttentiveLSTM(nn.Module):
             step = self.attention(x, keys, h, mask) if self.attention else x[:, t]
             h_new, c_new = self.cell(step, (h, c)) if t else self.first_step(step)
             valid = mask[:, t, None]
-            if t:
-                h, c = torch.where(valid, h_new, h), torch.where(valid, c_new, c)
-            else:
-                h, c = torch.where(valid, h_new, 0.0), torch.where(valid, c_new, 0.0)
+            h = torch.where(valid, h_new, h if t else 0.0)
+            c = torch.where(valid, c_new, c if t else 0.0)
             states.append(h)
         return torch.stack(states, 1) if every_step else h
 
