@@ -97,7 +97,7 @@ def iter_projected(directory, index, projection=None):
 def iter_blocks(directory, block=64):
     """(video_id, label, features) for every video of a directory's shards, in video id order,
     read ``block`` videos at a time (their chunks checked by fletcher32): memory holds a block,
-    where iter_videos holds a whole shard (the pca stage's hold up to 10,000 videos)."""
+    where iter_videos holds a whole shard (the extract stage's hold features.shard_videos)."""
     videos = list(video_index(directory).items())
     for start in range(0, len(videos), block):
         part = videos[start:start + block]

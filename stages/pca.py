@@ -24,9 +24,9 @@ from action2vec.splits import all_splits, training_videos
 
 log = logging.getLogger("pca")
 
-# Videos per projected shard. The shard being written is held in memory, and copied once to be
-# written: at Kinetics' 36 clips a video of 500 dims, 1024 videos are 74 MB (an earlier 10,000
-# were 0.7 GB, twice, beside the fit).
+# Videos per projected shard. The shard being written is held in memory, with its HDF5 image
+# while it is written: at Kinetics' 36 clips a video of 500 dims, 1024 videos are 74 MB (an
+# earlier 10,000 were 0.7 GB, more than once, beside the fit).
 SHARD_VIDEOS = 1024
 
 

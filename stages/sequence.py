@@ -1,6 +1,6 @@
 """Stage sequence: pad with zeros or clip every video to ``sequence.steps`` steps, in video id
-order, a block of videos at a time (``iter_blocks``: memory holds a block, not a shard of up
-to 10,000 videos), so that the same PCA features give the same file however the shards split
+order, a block of videos at a time (``iter_blocks``: memory holds a block, not a whole
+shard), so that the same PCA features give the same file however the shards split
 them."""
 
 import logging
